@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Python reference for the decode benchmark: HF transformers LlamaForCausalLM.generate on the GPU.
+
+    python3 bench/reference/hf_llama_decode.py --model DIR [--make-1b] --prompt-len 300 --new-tokens 32 --batch 1,8
+
+--make-1b first writes a Llama-3.2-1B-shaped checkpoint with random bf16 weights to DIR (config.json +
+model.safetensors), so that libmome's mome_bench times the very same weights. Prints one JSON line per workload:
+{"workload", "batch", "beams", "prefill_ms", "ms_per_token"}; ms/token = (T(n new) - T(1 new)) / (n - 1),
+medians over --repeat runs after a warm-up, exactly as mome_bench computes it.
+"""
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+LLAMA_32_1B = dict(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+                   num_attention_heads=32, num_key_value_heads=8, head_dim=64, max_position_embeddings=131072,
+                   rms_norm_eps=1e-5, tie_word_embeddings=True, bos_token_id=128000, eos_token_id=128001,
+                   rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
+                                    "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                    "original_max_position_embeddings": 8192})
+
+
+def make_1b(folder):
+    if os.path.exists(os.path.join(folder, "model.safetensors")):
+        return
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = LlamaForCausalLM(LlamaConfig(**LLAMA_32_1B)).to(torch.bfloat16)
+    model.save_pretrained(folder, safe_serialization=True)
+
+
+def timed_generate(model, ids, new_tokens, beams):
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
+                   min_new_tokens=new_tokens, do_sample=False, num_beams=beams, temperature=None, top_p=None,
+                   top_k=None, pad_token_id=0)
+    torch.cuda.synchronize()
+    return (time.perf_counter() - start) * 1000.0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--make-1b", action="store_true")
+    parser.add_argument("--prompt-len", type=int, default=300)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--batch", default="1,8")
+    parser.add_argument("--beams", default="1")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if args.make_1b:
+        make_1b(args.model)
+    model = LlamaForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16).cuda().eval()
+    vocab = model.config.vocab_size
+    for beams in [int(b) for b in args.beams.split(",")]:
+        for batch in [int(b) for b in args.batch.split(",")]:
+            g = torch.Generator().manual_seed(0)
+            ids = torch.randint(10, vocab - 10, (batch, args.prompt_len), generator=g).cuda()
+            with torch.no_grad():
+                timed_generate(model, ids, 2, beams)  # warm-up
+                one = statistics.median(timed_generate(model, ids, 1, beams) for _ in range(args.repeat))
+                full = statistics.median(timed_generate(model, ids, args.new_tokens, beams)
+                                         for _ in range(args.repeat))
+            print(json.dumps({"impl": "hf", "workload": "llama_decode", "batch": batch, "beams": beams,
+                              "prefill_ms": round(one, 3),
+                              "ms_per_token": round((full - one) / (args.new_tokens - 1), 3),
+                              "peak_mem_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+#include "mome/decode/generate.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "decode/incremental_decoder.h"
+#include "mome/core/error.h"
+
+namespace mome::decode {
+namespace {
+
+constexpr double kExcluded = -1.0e9;  // HF's additive score for candidates that must not be chosen
+
+// x [B, N, ...], index [B, M] -> [B, M, ...]: per batch row, the entries at `index`.
+at::Tensor GatherBeams(const at::Tensor& x, const at::Tensor& index) {
+  const int64_t b = x.size(0), n = x.size(1), m = index.size(1);
+  const at::Tensor offsets = at::arange(b, index.options()).unsqueeze(1) * n;
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape[1] = m;
+  return x.flatten(0, 1).index_select(0, (index + offsets).flatten()).view(shape);
+}
+
+// Cuts a row of generated tokens after its first EOS.
+Hypothesis TrimRow(const int64_t* ids, const float* logprobs, int64_t length, const std::vector<int64_t>& eos,
+                   double score) {
+  Hypothesis h;
+  h.score = score;
+  for (int64_t i = 0; i < length; ++i) {
+    h.ids.push_back(ids[i]);
+    h.logprobs.push_back(logprobs[i]);
+    if (std::find(eos.begin(), eos.end(), ids[i]) != eos.end()) break;
+  }
+  return h;
+}
+
+std::vector<Hypothesis> Greedy(IncrementalDecoder& decoder, at::Tensor logits, const at::Tensor& eos,
+                               const GenerateOptions& options) {
+  const int64_t b = logits.size(0);
+  const auto device = logits.device();
+  at::Tensor unfinished = at::ones({b}, logits.options().dtype(at::kBool));
+  const at::Tensor pad = at::full({b}, options.pad_token_id, logits.options().dtype(at::kLong));
+  std::vector<at::Tensor> tokens, logprobs;
+  for (int64_t t = 0; t < options.max_new_tokens; ++t) {
+    const at::Tensor log_probs = at::log_softmax(logits, -1);
+    const at::Tensor next = at::where(unfinished, logits.argmax(-1), pad);
+    tokens.push_back(next);
+    logprobs.push_back(log_probs.gather(1, next.unsqueeze(1)).squeeze(1));
+    if (eos.numel() > 0) unfinished = unfinished.logical_and(at::isin(next, eos).logical_not());
+    if (t + 1 == options.max_new_tokens || !unfinished.any().item<bool>()) break;
+    logits = decoder.Step(next);
+  }
+  const at::Tensor all_tokens = at::stack(tokens, 1).cpu().contiguous();
+  const at::Tensor all_logprobs = at::stack(logprobs, 1).to(at::kFloat).cpu().contiguous();
+  const std::vector<int64_t> eos_list(eos.cpu().data_ptr<int64_t>(), eos.cpu().data_ptr<int64_t>() + eos.numel());
+  std::vector<Hypothesis> out;
+  const int64_t steps = all_tokens.size(1);
+  for (int64_t i = 0; i < b; ++i) {
+    Hypothesis h = TrimRow(all_tokens.data_ptr<int64_t>() + i * steps, all_logprobs.data_ptr<float>() + i * steps,
+                           steps, eos_list, 0.0);
+    for (float lp : h.logprobs) h.score += lp;
+    out.push_back(std::move(h));
+  }
+  (void)device;
+  return out;
+}
+
+// Beam search, step for step the vectorised algorithm of HF transformers' `_beam_search`:
+// keep 2K (or (1 + #eos) K) candidates per step, the best K that did not stop continue, candidates that
+// stopped among the top K enter the finished set with score sum_logprob / length^length_penalty.
+std::vector<Hypothesis> Beam(IncrementalDecoder& decoder, at::Tensor logits, const at::Tensor& eos,
+                             const GenerateOptions& options, int64_t batch) {
+  const int64_t k = options.beam_size, max_new = options.max_new_tokens;
+  const int64_t vocab = logits.size(1);
+  const int64_t keep = std::min<int64_t>(std::max<int64_t>(2, 1 + eos.numel()) * k, k * vocab);
+  const auto f32 = logits.options().dtype(at::kFloat);
+  const auto i64 = logits.options().dtype(at::kLong);
+  const auto flag = logits.options().dtype(at::kBool);
+  const double lp = options.length_penalty;
+
+  at::Tensor running_scores = at::zeros({batch, k}, f32);
+  if (k > 1) running_scores.narrow(1, 1, k - 1).fill_(kExcluded);  // the first step expands beam 0 only
+  at::Tensor running_seqs = at::full({batch, k, max_new}, options.pad_token_id, i64);
+  at::Tensor running_lps = at::zeros({batch, k, max_new}, f32);
+  at::Tensor finished_seqs = running_seqs.clone(), finished_lps = running_lps.clone();
+  at::Tensor finished_scores = at::full({batch, k}, kExcluded, f32);
+  at::Tensor finished_len = at::zeros({batch, k}, i64);
+  at::Tensor is_finished = at::zeros({batch, k}, flag);
+  at::Tensor improvable = at::ones({batch, 1}, flag);  // HF: is_early_stop_heuristic_unsatisfied
+  const at::Tensor top_k_mask = at::arange(keep, i64).lt(k).unsqueeze(0);
+  const at::Tensor row_offsets = at::arange(batch, i64).unsqueeze(1) * k;
+
+  for (int64_t t = 0; t < max_new; ++t) {
+    const at::Tensor log_probs = at::log_softmax(logits, -1).view({batch, k, vocab});
+    const at::Tensor accumulated = (log_probs + running_scores.unsqueeze(2)).view({batch, k * vocab});
+    at::Tensor top_scores, top_index;
+    std::tie(top_scores, top_index) = accumulated.topk(keep, 1);
+    const at::Tensor source_beam = top_index.div(vocab, "floor");
+    const at::Tensor token = top_index.remainder(vocab);
+    const at::Tensor token_lp = log_probs.view({batch, k * vocab}).gather(1, top_index);
+    at::Tensor cand_seqs = GatherBeams(running_seqs, source_beam);
+    at::Tensor cand_lps = GatherBeams(running_lps, source_beam);
+    cand_seqs.select(2, t).copy_(token);
+    cand_lps.select(2, t).copy_(token_lp);
+
+    // Which candidates stop here: an EOS token, or the length limit.
+    at::Tensor stops = t + 1 == max_new ? at::ones({batch, keep}, flag)
+                                        : (eos.numel() > 0 ? at::isin(token, eos) : at::zeros({batch, keep}, flag));
+
+    // Running beams for the next step: the best K candidates that did not stop.
+    const at::Tensor running_candidates = top_scores + stops.to(at::kFloat) * kExcluded;
+    const at::Tensor next_index = std::get<1>(running_candidates.topk(k, 1));
+    running_seqs = GatherBeams(cand_seqs, next_index);
+    running_lps = GatherBeams(cand_lps, next_index);
+    running_scores = running_candidates.gather(1, next_index);
+    const at::Tensor next_source = source_beam.gather(1, next_index);
+
+    // Finished set: merge the previous finished beams with candidates in the top K that stopped now.
+    const at::Tensor just_finished = stops.logical_and(top_k_mask);
+    at::Tensor final_scores = top_scores / std::pow(static_cast<double>(t + 1), lp);
+    if (options.early_stopping == EarlyStopping::kTrue)
+      final_scores = final_scores + is_finished.all(1, true).to(at::kFloat) * kExcluded;
+    final_scores = final_scores + improvable.logical_not().to(at::kFloat) * kExcluded;
+    final_scores = final_scores + just_finished.logical_not().to(at::kFloat) * kExcluded;
+    const at::Tensor merged_scores = at::cat({finished_scores, final_scores}, 1);
+    const at::Tensor best = std::get<1>(merged_scores.topk(k, 1));
+    finished_seqs = GatherBeams(at::cat({finished_seqs, cand_seqs}, 1), best);
+    finished_lps = GatherBeams(at::cat({finished_lps, cand_lps}, 1), best);
+    finished_scores = merged_scores.gather(1, best);
+    finished_len = at::cat({finished_len, at::full({batch, keep}, t + 1, i64)}, 1).gather(1, best);
+    is_finished = at::cat({is_finished, just_finished}, 1).gather(1, best);
+
+    if (t + 1 == max_new) break;
+    // HF's stopping test, after the step: can any running beam still beat the worst finished one?
+    const double best_length = options.early_stopping == EarlyStopping::kNever && lp > 0
+                                   ? static_cast<double>(max_new)
+                                   : static_cast<double>(t + 1);
+    const at::Tensor best_running = running_scores.narrow(1, 0, 1) / std::pow(best_length, lp);
+    const at::Tensor worst_finished =
+        at::where(is_finished, std::get<0>(finished_scores.min(1, true)), at::full({}, kExcluded, f32));
+    improvable = improvable.logical_and(best_running.gt(worst_finished).any(1, true));
+    bool open_beam = true;
+    if (options.early_stopping == EarlyStopping::kTrue) open_beam = !is_finished.all().item<bool>();
+    const bool any_improvable = improvable.any().item<bool>();
+    const bool all_stopped = stops.all().item<bool>();
+    if (!any_improvable || !open_beam || all_stopped) break;
+
+    decoder.Reorder((next_source + row_offsets).flatten());
+    logits = decoder.Step(running_seqs.select(2, t).flatten());
+  }
+
+  const at::Tensor seqs = finished_seqs.select(1, 0).cpu().contiguous();
+  const at::Tensor lps = finished_lps.select(1, 0).cpu().contiguous();
+  const at::Tensor lens = finished_len.select(1, 0).cpu().contiguous();
+  const at::Tensor scores = finished_scores.select(1, 0).to(at::kDouble).cpu().contiguous();
+  const at::Tensor eos_cpu = eos.cpu();
+  const std::vector<int64_t> eos_list(eos_cpu.data_ptr<int64_t>(), eos_cpu.data_ptr<int64_t>() + eos_cpu.numel());
+  std::vector<Hypothesis> out;
+  for (int64_t i = 0; i < batch; ++i)
+    out.push_back(TrimRow(seqs.data_ptr<int64_t>() + i * max_new, lps.data_ptr<float>() + i * max_new,
+                          lens.data_ptr<int64_t>()[i], eos_list, scores.data_ptr<double>()[i]));
+  return out;
+}
+
+}  // namespace
+
+std::vector<Hypothesis> Generate(const llm::LlamaForCausalLMImpl& lm, const at::Tensor& prompt_embeds,
+                                 const at::Tensor& prompt_valid, const GenerateOptions& options) {
+  MOME_CHECK(options.max_new_tokens > 0, ErrorCode::kInvalidArgument, "max_new_tokens must be positive, got ",
+             options.max_new_tokens);
+  MOME_CHECK(options.beam_size > 0, ErrorCode::kInvalidArgument, "beam size must be positive, got ",
+             options.beam_size);
+  MOME_CHECK(prompt_embeds.dim() == 3 && prompt_embeds.size(1) > 0, ErrorCode::kShapeMismatch,
+             "prompt embeddings must be [B, T > 0, d], got ", prompt_embeds.sizes());
+  torch::NoGradGuard no_grad;
+  const int64_t batch = prompt_embeds.size(0), k = options.beam_size;
+  const int64_t capacity = prompt_embeds.size(1) + options.max_new_tokens;
+  const at::Tensor eos = at::tensor(options.eos_token_ids, at::TensorOptions().dtype(at::kLong))
+                             .to(prompt_embeds.device());
+  if (k == 1) {
+    IncrementalDecoder decoder(lm, batch, capacity);
+    return Greedy(decoder, decoder.Prefill(prompt_embeds, prompt_valid), eos, options);
+  }
+  // Beams share their prompt: run it once per beam row (the cache is per row).
+  IncrementalDecoder decoder(lm, batch * k, capacity);
+  const at::Tensor embeds = prompt_embeds.repeat_interleave(k, 0);
+  const at::Tensor valid = prompt_valid.defined() ? prompt_valid.repeat_interleave(k, 0) : at::Tensor();
+  return Beam(decoder, decoder.Prefill(embeds, valid), eos, options, batch);
+}
+
+std::pair<at::Tensor, at::Tensor> LeftPad(const std::vector<std::vector<int64_t>>& prompts, int64_t pad_id,
+                                          c10::Device device) {
+  MOME_CHECK(!prompts.empty(), ErrorCode::kInvalidArgument, "no prompts given");
+  size_t longest = 0;
+  for (const auto& p : prompts) longest = std::max(longest, p.size());
+  MOME_CHECK(longest > 0, ErrorCode::kInvalidArgument, "every prompt is empty");
+  const int64_t b = static_cast<int64_t>(prompts.size()), t = static_cast<int64_t>(longest);
+  at::Tensor ids = at::full({b, t}, pad_id, at::TensorOptions().dtype(at::kLong));
+  at::Tensor valid = at::zeros({b, t}, at::TensorOptions().dtype(at::kBool));
+  for (int64_t i = 0; i < b; ++i) {
+    const auto& p = prompts[i];
+    MOME_CHECK(!p.empty(), ErrorCode::kInvalidArgument, "prompt ", i, " is empty");
+    const int64_t offset = t - static_cast<int64_t>(p.size());
+    for (size_t j = 0; j < p.size(); ++j) {
+      ids[i][offset + static_cast<int64_t>(j)] = p[j];
+    }
+    valid[i].narrow(0, offset, static_cast<int64_t>(p.size())).fill_(true);
+  }
+  return {ids.to(device), valid.to(device)};
+}
+
+std::vector<Hypothesis> GenerateFromIds(const llm::LlamaForCausalLMImpl& lm,
+                                        const std::vector<std::vector<int64_t>>& prompts,
+                                        const GenerateOptions& options) {
+  const int64_t vocab = lm.config().vocab_size;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    for (int64_t id : prompts[i])
+      MOME_CHECK(id >= 0 && id < vocab, ErrorCode::kInvalidArgument, "token id ", id, " in prompt ", i,
+                 " is outside the vocabulary [0, ", vocab, ")");
+  for (int64_t id : options.eos_token_ids)
+    MOME_CHECK(id >= 0 && id < vocab, ErrorCode::kInvalidArgument, "eos id ", id, " is outside the vocabulary");
+  torch::NoGradGuard no_grad;
+  const auto [ids, valid] = LeftPad(prompts, options.pad_token_id, lm.options().device());
+  const bool padded = !valid.all().item<bool>();
+  return Generate(lm, lm.model->Embed(ids), padded ? valid : at::Tensor(), options);
+}
+
+}  // namespace mome::decode

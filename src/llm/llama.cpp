@@ -1,0 +1,268 @@
+#include "mome/llm/llama.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include "mome/core/compat.h"
+#include "mome/core/error.h"
+
+namespace mome::llm {
+
+// ---------------------------------------------------------------- building blocks
+
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const at::TensorOptions& options) {
+  weight = register_parameter("weight", at::empty({out, in}, options), /*requires_grad=*/false);
+  if (with_bias) bias = register_parameter("bias", at::empty({out}, options), false);
+}
+
+at::Tensor LinearImpl::forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+
+EmbeddingImpl::EmbeddingImpl(int64_t count, int64_t dim, const at::TensorOptions& options) {
+  weight = register_parameter("weight", at::empty({count, dim}, options), false);
+}
+
+at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) const { return at::embedding(weight, ids); }
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
+  weight = register_parameter("weight", at::ones({dim}, options), false);
+}
+
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) const {
+  // As HF: normalise in float32, cast back to the input dtype, then scale.
+  const at::Tensor h = x.to(at::kFloat);
+  const at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
+  return weight * (h * at::rsqrt(variance + eps)).to(x.scalar_type());
+}
+
+// ---------------------------------------------------------------- rotary embeddings
+
+RotaryEmbedding::RotaryEmbedding(const LlamaConfig& config, c10::Device device) {
+  const int64_t dim = config.head_dim;
+  const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
+  // Same op sequence as HF so that float32 rounding agrees: 1 / theta^(arange(0, dim, 2) / dim).
+  at::Tensor exponent = at::arange(0, dim, 2, f32.dtype(at::kLong)).to(at::kFloat) / static_cast<double>(dim);
+  at::Tensor inv_freq = 1.0 / at::pow(config.rope.theta, exponent);
+  const RopeConfig& rope = config.rope;
+  if (rope.type == "linear") {
+    inv_freq = inv_freq / rope.factor;
+  } else if (rope.type == "llama3") {
+    const double old_len = static_cast<double>(rope.original_max_position_embeddings);
+    const double low_freq_wavelen = old_len / rope.low_freq_factor;
+    const double high_freq_wavelen = old_len / rope.high_freq_factor;
+    const at::Tensor wavelen = 2 * M_PI / inv_freq;
+    at::Tensor scaled = at::where(wavelen > low_freq_wavelen, inv_freq / rope.factor, inv_freq);
+    const at::Tensor smooth =
+        (old_len / wavelen - rope.low_freq_factor) / (rope.high_freq_factor - rope.low_freq_factor);
+    const at::Tensor smoothed = (1 - smooth) * scaled / rope.factor + smooth * scaled;
+    const at::Tensor is_medium = (wavelen >= high_freq_wavelen).logical_and(wavelen <= low_freq_wavelen);
+    inv_freq = at::where(is_medium, smoothed, scaled);
+  }
+  inv_freq_ = inv_freq.to(f32);
+}
+
+std::pair<at::Tensor, at::Tensor> RotaryEmbedding::Compute(const at::Tensor& positions,
+                                                           c10::ScalarType dtype) const {
+  const at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;  // [B, T, dim/2]
+  const at::Tensor emb = at::cat({freqs, freqs}, -1);
+  at::Tensor cos = emb.cos(), sin = emb.sin();
+  if (attention_scaling_ != 1.0) {
+    cos = cos * attention_scaling_;
+    sin = sin * attention_scaling_;
+  }
+  return {cos.to(dtype), sin.to(dtype)};
+}
+
+namespace {
+
+at::Tensor RotateHalf(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  return x * cos + RotateHalf(x) * sin;
+}
+
+// softmax(q k^T / sqrt(d) + bias) v with HF's float32 softmax; SDPA where LibTorch has it.
+at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionContext& context) {
+#if MOME_HAS_SDPA
+  if (q.is_cuda()) {
+    return at::scaled_dot_product_attention(q, k, v, context.bias, 0.0, context.causal && !context.bias.defined());
+  }
+#endif
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale;
+  if (context.bias.defined()) {
+    scores = scores + context.bias;
+  } else if (context.causal && q.size(2) > 1) {
+    const int64_t t = q.size(2);
+    const at::Tensor future = at::ones({t, t}, q.options().dtype(at::kBool)).triu(1);
+    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+  }
+  const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  return at::matmul(probs, v);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- attention, MLP, layer
+
+LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& c, int64_t layer_index, const at::TensorOptions& options)
+    : layer_index_(layer_index),
+      heads_(c.num_attention_heads),
+      kv_heads_(c.num_key_value_heads),
+      head_dim_(c.head_dim) {
+  q_proj = register_module("q_proj", Linear(c.hidden_size, heads_ * head_dim_, c.attention_bias, options));
+  k_proj = register_module("k_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, c.attention_bias, options));
+  v_proj = register_module("v_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, c.attention_bias, options));
+  o_proj = register_module("o_proj", Linear(heads_ * head_dim_, c.hidden_size, c.attention_bias, options));
+}
+
+at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const AttentionContext& context) const {
+  const int64_t b = x.size(0), t = x.size(1);
+  at::Tensor q = q_proj->forward(x).view({b, t, heads_, head_dim_}).transpose(1, 2);
+  at::Tensor k = k_proj->forward(x).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
+  at::Tensor v = v_proj->forward(x).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
+  const at::Tensor cos = context.cos.unsqueeze(1), sin = context.sin.unsqueeze(1);
+  q = ApplyRotary(q, cos, sin);
+  k = ApplyRotary(k, cos, sin);
+  if (context.cache) {
+    KVCache& cache = *context.cache;
+    const int64_t start = cache.length();
+    cache.keys(layer_index_).narrow(2, start, t).copy_(k);
+    cache.values(layer_index_).narrow(2, start, t).copy_(v);
+    k = cache.keys(layer_index_).narrow(2, 0, start + t);
+    v = cache.values(layer_index_).narrow(2, 0, start + t);
+  }
+  const int64_t groups = heads_ / kv_heads_;
+  if (groups > 1) {  // grouped-query attention: each kv head serves `groups` query heads
+    const int64_t s = k.size(2);
+    k = k.unsqueeze(2).expand({b, kv_heads_, groups, s, head_dim_}).reshape({b, heads_, s, head_dim_});
+    v = v.unsqueeze(2).expand({b, kv_heads_, groups, s, head_dim_}).reshape({b, heads_, s, head_dim_});
+  }
+  const at::Tensor out = Attend(q, k, v, context);
+  return o_proj->forward(out.transpose(1, 2).reshape({b, t, heads_ * head_dim_}));
+}
+
+LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& c, const at::TensorOptions& options) {
+  gate_proj = register_module("gate_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias, options));
+  up_proj = register_module("up_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias, options));
+  down_proj = register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, c.mlp_bias, options));
+}
+
+at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) const {
+  return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+}
+
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& c, int64_t layer_index,
+                                             const at::TensorOptions& options) {
+  self_attn = register_module("self_attn", LlamaAttention(c, layer_index, options));
+  mlp = register_module("mlp", LlamaMLP(c, options));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+}
+
+at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& h, const AttentionContext& context) const {
+  const at::Tensor after_attention = h + self_attn->forward(input_layernorm->forward(h), context);
+  return after_attention + mlp->forward(post_attention_layernorm->forward(after_attention));
+}
+
+// ---------------------------------------------------------------- model
+
+LlamaModelImpl::LlamaModelImpl(const LlamaConfig& c, const at::TensorOptions& options)
+    : config_(c), rotary_(c, options.device()) {
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, options));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) layers->push_back(LlamaDecoderLayer(c, l, options));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+}
+
+at::Tensor LlamaModelImpl::Embed(const at::Tensor& ids) const { return embed_tokens->forward(ids); }
+
+namespace {
+
+// The most negative finite value of `dtype`: masked scores use it instead of -inf, so a fully masked
+// padding row stays finite rather than turning into NaN (as HF does).
+double LowestFinite(c10::ScalarType dtype) {
+  switch (dtype) {
+    case at::kBFloat16: return static_cast<float>(std::numeric_limits<c10::BFloat16>::lowest());
+    case at::kHalf: return static_cast<float>(std::numeric_limits<c10::Half>::lowest());
+    case at::kDouble: return std::numeric_limits<double>::lowest();
+    default: return std::numeric_limits<float>::lowest();
+  }
+}
+
+// Additive mask [B, 1, T, S]: 0 where query t (at slot query_start + t) may see key slot s.
+at::Tensor BuildAttentionBias(const at::Tensor& key_valid, int64_t query_start, int64_t t, c10::ScalarType dtype) {
+  const int64_t s = key_valid.size(1);
+  const auto long_options = key_valid.options().dtype(at::kLong);
+  const at::Tensor query_slot = at::arange(query_start, query_start + t, long_options).view({1, t, 1});
+  const at::Tensor key_slot = at::arange(0, s, long_options).view({1, 1, s});
+  const at::Tensor allowed = (key_slot <= query_slot).logical_and(key_valid.unsqueeze(1));
+  const at::Tensor zero = at::zeros({}, key_valid.options().dtype(dtype));
+  const at::Tensor lowest = at::full({}, LowestFinite(dtype), zero.options());
+  return at::where(allowed, zero, lowest).unsqueeze(1);
+}
+
+}  // namespace
+
+at::Tensor LlamaModelImpl::forward(const at::Tensor& inputs_embeds, const at::Tensor& positions,
+                                   const at::Tensor& valid, KVCache* cache) const {
+  MOME_CHECK(inputs_embeds.dim() == 3 && inputs_embeds.size(2) == config_.hidden_size, ErrorCode::kShapeMismatch,
+             "Llama inputs_embeds must be [B, T, ", config_.hidden_size, "], got ", inputs_embeds.sizes());
+  const int64_t b = inputs_embeds.size(0), t = inputs_embeds.size(1);
+  MOME_CHECK(positions.dim() == 2 && positions.size(0) == b && positions.size(1) == t, ErrorCode::kShapeMismatch,
+             "Llama positions must be [", b, ", ", t, "], got ", positions.sizes());
+  const c10::ScalarType dtype = inputs_embeds.scalar_type();
+
+  AttentionContext context;
+  std::tie(context.cos, context.sin) = rotary_.Compute(positions, dtype);
+  context.cache = cache;
+  if (cache) {
+    MOME_CHECK(cache->batch() == b, ErrorCode::kShapeMismatch, "KV cache batch ", cache->batch(),
+               " != input batch ", b);
+    const int64_t start = cache->length();
+    cache->BeginStep(valid, t);
+    if (t > 1 || cache->has_padding())
+      context.bias = BuildAttentionBias(cache->valid().narrow(1, 0, start + t), start, t, dtype);
+  } else if (valid.defined()) {
+    context.bias = BuildAttentionBias(valid, 0, t, dtype);
+  } else {
+    context.causal = true;
+  }
+
+  at::Tensor h = inputs_embeds;
+  for (const auto& layer : *layers) h = layer->as<LlamaDecoderLayer>()->forward(h, context);
+  if (cache) cache->EndStep(t);
+  return norm->forward(h);
+}
+
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& c, const at::TensorOptions& options)
+    : config_(c), options_(options) {
+  model = register_module("model", LlamaModel(c, options));
+  if (!c.tie_word_embeddings) lm_head = register_module("lm_head", Linear(c.hidden_size, c.vocab_size, false, options));
+}
+
+at::Tensor LlamaForCausalLMImpl::Logits(const at::Tensor& hidden) const {
+  return at::linear(hidden, lm_head ? lm_head->weight : model->embed_tokens->weight);
+}
+
+at::Tensor LlamaForCausalLMImpl::forward(const at::Tensor& inputs_embeds, const at::Tensor& positions,
+                                         const at::Tensor& valid, KVCache* cache) const {
+  return Logits(model->forward(inputs_embeds, positions, valid, cache));
+}
+
+at::Tensor PositionsFromMask(const at::Tensor& valid, const at::Tensor& offset) {
+  // HF: position_ids = attention_mask.cumsum(-1) - 1, with padding positions set to 1 (never attended).
+  at::Tensor positions = valid.to(at::kLong).cumsum(-1) - 1;
+  if (offset.defined()) positions = positions + offset.unsqueeze(1);
+  return positions.masked_fill(valid.logical_not(), 1);
+}
+
+}  // namespace mome::llm

@@ -1,0 +1,149 @@
+// Parity of the Llama decoder with HF transformers on the fixtures of tests/fixtures/make_llama_fixtures.py.
+// Tolerance: max |logit - HF| <= 1e-4 * max |HF logit| in float32. Both sides run fp32 GEMMs with different
+// summation orders (MKL/OpenBLAS vs PyTorch 2.11's CPU kernels); observed differences are ~1e-6 relative,
+// so 1e-4 leaves room for other BLAS builds while still catching any real numeric mistake (a wrong rope
+// frequency or norm epsilon moves logits by >1e-2).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "mome/core/error.h"
+#include "mome/decode/generate.h"
+#include "mome/io/safetensors.h"
+#include "mome/llm/llama_loader.h"
+#include "test_helpers.h"
+
+namespace mome {
+namespace {
+
+using testing::DataPath;
+using testing::ReadJson;
+
+const char* kCases[] = {"gqa_llama3_rope", "tied_bf16_sharded", "linear_rope_headdim_bias_f16"};
+
+std::vector<std::vector<int64_t>> Ids(const nlohmann::json& j) { return j.get<std::vector<std::vector<int64_t>>>(); }
+
+double RelativeMaxError(const at::Tensor& got, const at::Tensor& want) {
+  return (got - want).abs().max().item<double>() / want.abs().max().item<double>();
+}
+
+class LlamaParity : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    dir_ = DataPath(std::string("llama/") + GetParam());
+    expected_ = ReadJson(dir_ + "/expected.json");
+    model_ = llm::LoadLlama(dir_, torch::kCPU, torch::kFloat);
+  }
+  std::vector<std::vector<int64_t>> Generate(const std::vector<std::vector<int64_t>>& prompts, int64_t beams) {
+    decode::GenerateOptions options;
+    options.max_new_tokens = expected_["max_new_tokens"].get<int64_t>();
+    options.beam_size = beams;
+    options.eos_token_ids = {expected_["eos_token_id"].get<int64_t>()};
+    options.pad_token_id = expected_["pad_token_id"].get<int64_t>();
+    std::vector<std::vector<int64_t>> out;
+    for (const auto& h : decode::GenerateFromIds(*model_, prompts, options)) out.push_back(h.ids);
+    return out;
+  }
+  std::string dir_;
+  nlohmann::json expected_;
+  llm::LlamaForCausalLM model_{nullptr};
+};
+
+TEST_P(LlamaParity, LogitsMatchTransformers) {
+  const auto ids = expected_["logits_prompt"].get<std::vector<int64_t>>();
+  const at::Tensor want = io::SafetensorsFile::Open(dir_ + "/expected_logits.safetensors")->Get("logits");
+  torch::NoGradGuard no_grad;
+  const at::Tensor input = torch::tensor(ids).unsqueeze(0);
+  const at::Tensor positions = torch::arange(static_cast<int64_t>(ids.size())).unsqueeze(0);
+  const at::Tensor got = model_->forward(model_->model->Embed(input), positions, {}, nullptr)[0];
+  ASSERT_EQ(got.sizes(), want.sizes());
+  const double error = RelativeMaxError(got, want);
+  RecordProperty("relative_max_logit_error", std::to_string(error));
+  std::cerr << GetParam() << ": max |logit - HF| / max |HF| = " << error << "\n";
+  EXPECT_LT(error, 1e-4) << GetParam();
+}
+
+TEST_P(LlamaParity, IncrementalDecodingMatchesFullForward) {
+  // The KV-cache path (prefill, then one token at a time) must give the logits of one full forward.
+  const auto ids = expected_["logits_prompt"].get<std::vector<int64_t>>();
+  const at::Tensor want = io::SafetensorsFile::Open(dir_ + "/expected_logits.safetensors")->Get("logits");
+  torch::NoGradGuard no_grad;
+  const int64_t t = static_cast<int64_t>(ids.size()), split = t / 2;
+  llm::KVCache cache(model_->config(), 1, t, model_->options());
+  const at::Tensor input = torch::tensor(ids).unsqueeze(0);
+  std::vector<at::Tensor> pieces;
+  pieces.push_back(model_->forward(model_->model->Embed(input.narrow(1, 0, split)),
+                                   torch::arange(split).unsqueeze(0), {}, &cache)[0]);
+  for (int64_t i = split; i < t; ++i)
+    pieces.push_back(model_->forward(model_->model->Embed(input.narrow(1, i, 1)),
+                                     torch::full({1, 1}, i, torch::kLong), {}, &cache)[0]);
+  EXPECT_LT(RelativeMaxError(torch::cat(pieces, 0), want), 1e-4);
+}
+
+TEST_P(LlamaParity, GreedyIdsMatchTransformers) {
+  const auto prompts = Ids(expected_["prompts"]);
+  const auto singles = Ids(expected_["greedy_single"]);
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(Generate({prompts[i]}, 1)[0], singles[i]) << "prompt " << i;
+  EXPECT_EQ(Generate(prompts, 1), Ids(expected_["greedy_batch"]));
+}
+
+TEST_P(LlamaParity, BeamSearchIdsMatchTransformers) {
+  const auto prompts = Ids(expected_["prompts"]);
+  const auto singles = Ids(expected_["beam4_single"]);
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(Generate({prompts[i]}, 4)[0], singles[i]) << "prompt " << i;
+  EXPECT_EQ(Generate(prompts, 4), Ids(expected_["beam4_batch"]));
+}
+
+TEST_P(LlamaParity, BatchedResultsDoNotDependOnBatchMates) {
+  const auto prompts = Ids(expected_["prompts"]);
+  for (int64_t beams : {1, 3}) {
+    const auto together = Generate(prompts, beams);
+    for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(together[i], Generate({prompts[i]}, beams)[0]);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, LlamaParity, ::testing::ValuesIn(kCases));
+
+TEST(LlamaConfig, ReadsBothConfigFormats) {
+  const auto hub = llm::LlamaConfig::FromJsonFile(DataPath("llama/gqa_llama3_rope"));
+  EXPECT_EQ(hub.rope.type, "llama3");
+  EXPECT_EQ(hub.rope.original_max_position_embeddings, 32);
+  EXPECT_EQ(hub.num_key_value_heads, 2);
+  EXPECT_EQ(hub.torch_dtype, "float32");
+  const auto v5 = llm::LlamaConfig::FromJsonFile(DataPath("llama/tied_bf16_sharded"));
+  EXPECT_EQ(v5.rope.theta, 500000.0);
+  EXPECT_TRUE(v5.tie_word_embeddings);
+  EXPECT_EQ(v5.torch_dtype, "bfloat16");
+  // The config we write reads back the same.
+  const auto again = llm::LlamaConfig::FromJsonString(hub.ToJsonString(), "roundtrip");
+  EXPECT_EQ(again.ToString(), hub.ToString());
+}
+
+TEST(LlamaConfig, RejectsBadConfigs) {
+  EXPECT_THROW(llm::LlamaConfig::FromJsonString("{", "x.json"), Error);
+  EXPECT_THROW(llm::LlamaConfig::FromJsonString(R"({"vocab_size": 10})", "x.json"), Error);
+  try {
+    llm::LlamaConfig::FromJsonString(
+        R"({"vocab_size": 10, "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1,
+            "num_attention_heads": 3, "num_key_value_heads": 2})",
+        "x.json");
+    FAIL() << "heads not divisible by kv heads must throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("x.json"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("num_key_value_heads"), std::string::npos);
+  }
+}
+
+TEST(LlamaLoader, CastsBf16ComputeAndKeepsNamesOfHf) {
+  auto model = llm::LoadLlama(DataPath("llama/gqa_llama3_rope"), torch::kCPU, torch::kBFloat16);
+  std::set<std::string> names;
+  for (const auto& p : model->named_parameters()) names.insert(p.key());
+  EXPECT_TRUE(names.count("model.layers.2.self_attn.q_proj.weight"));
+  EXPECT_TRUE(names.count("lm_head.weight"));
+  EXPECT_EQ(model->model->embed_tokens->weight.scalar_type(), torch::kBFloat16);
+  decode::GenerateOptions options;
+  options.max_new_tokens = 4;
+  EXPECT_EQ(decode::GenerateFromIds(*model, {{5, 6, 7}}, options)[0].ids.size(), 4u);
+}
+
+}  // namespace
+}  // namespace mome
