@@ -1,10 +1,30 @@
 # Finds every dependency of libmome; nothing else lives here.
 find_package(Torch REQUIRED)
-find_package(PkgConfig REQUIRED)
+find_package(PkgConfig)
 find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.2 REQUIRED)
-pkg_check_modules(SentencePiece REQUIRED IMPORTED_TARGET sentencepiece)
+# yaml-cpp 0.7 (Debian) exports `yaml-cpp`, 0.8 (GPU machine) `yaml-cpp::yaml-cpp`.
+if(TARGET yaml-cpp::yaml-cpp)
+  set(MOME_YAML_TARGET yaml-cpp::yaml-cpp)
+else()
+  set(MOME_YAML_TARGET yaml-cpp)
+endif()
+
+# SentencePiece: pkg-config where it has a .pc file, else a plain library search.
+if(PkgConfig_FOUND)
+  pkg_check_modules(SentencePiece IMPORTED_TARGET sentencepiece)
+endif()
+if(SentencePiece_FOUND)
+  set(MOME_SPM_TARGET PkgConfig::SentencePiece)
+else()
+  find_library(MOME_SPM_LIBRARY sentencepiece REQUIRED)
+  find_path(MOME_SPM_INCLUDE sentencepiece_processor.h REQUIRED)
+  add_library(mome_sentencepiece INTERFACE)
+  target_link_libraries(mome_sentencepiece INTERFACE ${MOME_SPM_LIBRARY})
+  target_include_directories(mome_sentencepiece INTERFACE ${MOME_SPM_INCLUDE})
+  set(MOME_SPM_TARGET mome_sentencepiece)
+endif()
 
 # CUDA is used when the LibTorch we found was built with it.
 if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
@@ -16,7 +36,7 @@ message(STATUS "mome: LibTorch ${Torch_VERSION}, CUDA ${MOME_WITH_CUDA}")
 
 # Media I/O (FFmpeg + OpenCV) is optional: the GPU machine has neither.
 set(MOME_MEDIA_ENABLED OFF)
-if(NOT MOME_WITH_MEDIA STREQUAL "OFF")
+if(NOT MOME_WITH_MEDIA STREQUAL "OFF" AND PkgConfig_FOUND)
   pkg_check_modules(FFmpeg IMPORTED_TARGET libavformat libavcodec libavutil libswresample libswscale)
   find_package(OpenCV QUIET COMPONENTS core imgproc objdetect)
   if(FFmpeg_FOUND AND OpenCV_FOUND)

@@ -147,3 +147,44 @@ TEST(LlamaLoader, CastsBf16ComputeAndKeepsNamesOfHf) {
 
 }  // namespace
 }  // namespace mome
+
+namespace mome {
+namespace {
+
+// CUDA agreement (runs where LibTorch has CUDA, i.e. on the GPU machine; skipped on CI's CPU build).
+// fp32 on CUDA: same tolerance as on the CPU (PyTorch keeps TF32 off for matmuls by default).
+// bf16 on CUDA: bf16 has an 8-bit mantissa, and the error compounds over layers: 5e-2 of the largest logit.
+TEST(LlamaCuda, MatchesTransformersInF32AndBf16) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* name : kCases) {
+    const std::string dir = testing::DataPath(std::string("llama/") + name);
+    const auto expected = testing::ReadJson(dir + "/expected.json");
+    const auto ids = expected["logits_prompt"].get<std::vector<int64_t>>();
+    const at::Tensor want = io::SafetensorsFile::Open(dir + "/expected_logits.safetensors")->Get("logits");
+    for (auto [dtype, tolerance] : {std::pair<c10::ScalarType, double>{torch::kFloat, 1e-4}, {torch::kBFloat16, 5e-2}}) {
+      auto model = llm::LoadLlama(dir, torch::kCUDA, dtype);
+      torch::NoGradGuard no_grad;
+      const at::Tensor input = torch::tensor(ids).unsqueeze(0).cuda();
+      const at::Tensor positions = torch::arange(static_cast<int64_t>(ids.size())).unsqueeze(0).cuda();
+      const at::Tensor got = model->forward(model->model->Embed(input), positions, {}, nullptr)[0].to(torch::kFloat).cpu();
+      const double error = RelativeMaxError(got, want);
+      std::cerr << name << " cuda " << c10::toString(dtype) << ": relative max logit error " << error << "\n";
+      EXPECT_LT(error, tolerance) << name << " " << c10::toString(dtype);
+      if (dtype == torch::kFloat) {
+        decode::GenerateOptions options;
+        options.max_new_tokens = expected["max_new_tokens"].get<int64_t>();
+        options.eos_token_ids = {expected["eos_token_id"].get<int64_t>()};
+        options.pad_token_id = expected["pad_token_id"].get<int64_t>();
+        for (int64_t beams : {1, 4}) {
+          options.beam_size = beams;
+          std::vector<std::vector<int64_t>> got_ids;
+          for (const auto& h : decode::GenerateFromIds(*model, Ids(expected["prompts"]), options)) got_ids.push_back(h.ids);
+          EXPECT_EQ(got_ids, Ids(expected[beams == 1 ? "greedy_batch" : "beam4_batch"])) << name << " beams " << beams;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mome

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "mome/core/error.h"
-#include "mome/io/atomic_file.h"
+#include "mome/core/atomic_file.h"
 #include "mome/io/safetensors.h"
 #include "test_helpers.h"
 
@@ -130,16 +130,16 @@ TEST(CheckpointReader, ReportsMissingShardsAndFolders) {
 
 TEST(AtomicFile, LeavesOldContentUntilCommit) {
   const std::string path = TempFile("atomic.txt");
-  io::WriteFileAtomic(path, "old");
+  WriteFileAtomic(path, "old");
   {
-    io::AtomicFile file(path);
+    AtomicFile file(path);
     file.Write(std::string("new"));
     // destroyed without Commit: as if the process died mid-write
   }
   std::ifstream in(path);
   std::string content((std::istreambuf_iterator<char>(in)), {});
   EXPECT_EQ(content, "old");
-  EXPECT_THROW(io::WriteFileAtomic("/nonexistent_dir/x.txt", "x"), Error);
+  EXPECT_THROW(WriteFileAtomic("/nonexistent_dir/x.txt", "x"), Error);
 }
 
 }  // namespace

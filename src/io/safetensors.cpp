@@ -15,7 +15,7 @@
 #include <limits>
 
 #include "mome/core/error.h"
-#include "mome/io/atomic_file.h"
+#include "mome/core/atomic_file.h"
 
 namespace mome::io {
 

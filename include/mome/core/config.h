@@ -117,8 +117,7 @@ void ReadConfig(const ConfigVisitFn& visit, const std::string& yaml_text, const 
 std::string ReadTextFile(const std::string& path);  // mome::Error(kNotFound/kIo) naming the path
 // Runs every section's Validate (children first) and then validate_root; ConfigValidationError becomes a
 // mome::Error(kInvalidArgument) with "origin: full.dotted.key: reason".
-void ValidateConfig(const ConfigVisitFn& visit, const std::function<void()>& validate_root,
-                    const std::string& origin);
+void ValidateConfig(const ConfigVisitFn& visit, const std::function<void()>& validate_root, const std::string& origin);
 std::string WriteConfig(const ConfigVisitFn& visit, ConfigFormat format);
 std::string ConfigHelp(const ConfigVisitFn& visit);
 

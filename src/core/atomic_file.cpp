@@ -1,4 +1,4 @@
-#include "mome/io/atomic_file.h"
+#include "mome/core/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 
 #include "mome/core/error.h"
 
-namespace mome::io {
+namespace mome {
 namespace {
 
 std::string ParentDir(const std::string& path) {
@@ -63,4 +63,4 @@ void WriteFileAtomic(const std::string& path, const std::string& contents) {
   file.Commit();
 }
 
-}  // namespace mome::io
+}  // namespace mome

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-namespace mome::io {
+namespace mome {
 
 class AtomicFile {
  public:
@@ -27,4 +27,4 @@ class AtomicFile {
 
 void WriteFileAtomic(const std::string& path, const std::string& contents);
 
-}  // namespace mome::io
+}  // namespace mome

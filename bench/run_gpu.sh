@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# One command on the GPU machine (device tool): builds libmome with CUDA, runs its tests, then times libmome
+# and the Python reference (HF transformers) on the same Llama-3.2-1B-shaped random bf16 weights, and writes
+# bench/results/<date>-<gpu>.md (also copied to $OUT when set).
+#   bench/run_gpu.sh [--skip-tests]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SKIP_TESTS=0
+[ "${1:-}" = "--skip-tests" ] && SKIP_TESTS=1
+BUILD_DIR=${BUILD_DIR:-build-cuda}
+MODEL_DIR=${MODEL_DIR:-/tmp/mome_llama_1b}
+PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '_')
+DATE=$(date +%Y-%m-%d)
+LOG=${OUT:-/tmp}/gpu_run.log
+
+echo "== configure + build ($BUILD_DIR, LibTorch from $PREFIX)" | tee "$LOG"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOME_WITH_MEDIA=OFF \
+  -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_CUDA_ARCHITECTURES=90 >>"$LOG" 2>&1 || { tail -40 "$LOG"; exit 1; }
+cmake --build "$BUILD_DIR" -j "$(nproc)" >>"$LOG" 2>&1 || { grep -E "error|Error" "$LOG" | head -40; exit 1; }
+
+if [ "$SKIP_TESTS" = 0 ]; then
+  echo "== tests" | tee -a "$LOG"
+  ctest --test-dir "$BUILD_DIR" --output-on-failure -j 8 -E install_and_build_example 2>&1 | tail -15 | tee -a "$LOG"
+fi
+
+echo "== Python reference (HF transformers)" | tee -a "$LOG"
+HF_JSON=$(PYTHONUNBUFFERED=1 python3 bench/reference/hf_llama_decode.py --model "$MODEL_DIR" --make-1b \
+  --prompt-len 300 --new-tokens 32 --batch 1,8 --beams 1,4 --repeat 3 2>>"$LOG" | grep '^{')
+echo "$HF_JSON" | tee -a "$LOG"
+echo "== libmome" | tee -a "$LOG"
+MOME_JSON=$("$BUILD_DIR"/bench/mome_bench --model "$MODEL_DIR" --device cuda --dtype bf16 --prompt-len 300 \
+  --new-tokens 32 --batch 1,8 --beams 1,4 --repeat 3 --json 2>>"$LOG")
+echo "$MOME_JSON" | tee -a "$LOG"
+
+# Floor for decoding: every weight byte read once per step, at the measured device copy bandwidth.
+FLOOR=$(python3 - "$MODEL_DIR" <<'PY'
+import os, sys, torch
+size = os.path.getsize(os.path.join(sys.argv[1], "model.safetensors"))
+x = torch.empty(1 << 30, dtype=torch.uint8, device="cuda"); y = torch.empty_like(x)
+for _ in range(3): y.copy_(x)
+torch.cuda.synchronize(); s = torch.cuda.Event(enable_timing=True); e = torch.cuda.Event(enable_timing=True)
+s.record(); [y.copy_(x) for _ in range(20)]; e.record(); torch.cuda.synchronize()
+bw = 2 * 20 * x.numel() / (s.elapsed_time(e) / 1000)  # bytes read + written per second
+print(f"{size / bw * 1000:.3f} {bw / 1e12:.2f}")
+PY
+)
+FLOOR_MS=${FLOOR% *}; BW=${FLOOR#* }
+
+RESULT=bench/results/$DATE-$GPU.md
+mkdir -p bench/results
+python3 - "$RESULT" "$FLOOR_MS" "$BW" "$HF_JSON" "$MOME_JSON" <<'PY'
+import json, sys, torch, subprocess
+path, floor, bw, hf, mome = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+key = lambda r: (r["batch"], r["beams"])
+hf = {key(r): r for r in map(json.loads, hf.split("\n")) if r}
+mome = {key(r): r for r in map(json.loads, mome.split("\n")) if r}
+gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+import transformers
+lines = [f"# libmome vs HF transformers on {gpu}", "",
+         f"Command: `bench/run_gpu.sh` (torch {torch.__version__}, transformers {transformers.__version__}); "
+         f"Llama-3.2-1B shapes, random bf16 weights, prompt 300 tokens, 32 new tokens, medians of 3 runs. "
+         f"Floor = weight bytes / measured copy bandwidth ({bw} TB/s).", "",
+         "| workload | batch | beams | HF ms/token | libmome ms/token | speed-up | floor ms/token | HF prefill ms | libmome prefill ms |",
+         "|---|---|---|---|---|---|---|---|---|"]
+for k in sorted(hf):
+    h, m = hf[k], mome.get(k)
+    if not m: continue
+    lines.append(f"| llama_decode | {k[0]} | {k[1]} | {h['ms_per_token']:.2f} | {m['ms_per_token']:.2f} | "
+                 f"{h['ms_per_token'] / m['ms_per_token']:.1f}x | {floor:.2f} | {h['prefill_ms']:.1f} | {m['prefill_ms']:.1f} |")
+open(path, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
+[ -n "${OUT:-}" ] && cp "$RESULT" "$OUT/" || true
