@@ -27,14 +27,11 @@ double Median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-double TimeGenerate(const llm::LlamaForCausalLMImpl& model, const at::Tensor& embeds, int64_t new_tokens,
-                    int64_t beams) {
-  decode::GenerateOptions options;
-  options.max_new_tokens = new_tokens;
-  options.beam_size = beams;
+// A Generator keeps its KV cache and CUDA graph between calls, as a server decoding batch after batch does.
+double TimeGenerate(decode::Generator& generator, const at::Tensor& embeds) {
   if (embeds.is_cuda()) torch::cuda::synchronize();
   const auto start = std::chrono::steady_clock::now();
-  decode::Generate(model, embeds, {}, options);  // returns host vectors: the device work is finished
+  generator.Generate(embeds, {});  // returns host vectors: the device work is finished
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -76,10 +73,17 @@ int Main(int argc, char** argv) {
       const at::Tensor ids = at::randint(10, model->config().vocab_size - 10, {batch, prompt_len},
                                          at::TensorOptions().dtype(at::kLong).device(device));
       const at::Tensor embeds = model->model->Embed(ids);
-      TimeGenerate(*model, embeds, 2, beams);  // warm-up: allocator, kernels, cuBLAS handles
+      decode::GenerateOptions options;
+      options.beam_size = beams;
+      options.max_new_tokens = 1;
+      decode::Generator prefill_only(*model, options);
+      options.max_new_tokens = new_tokens;
+      decode::Generator full_run(*model, options);
+      TimeGenerate(prefill_only, embeds);  // warm-up: allocator, kernels, cuBLAS handles, graph capture
+      TimeGenerate(full_run, embeds);
       std::vector<double> one, full;
-      for (int64_t r = 0; r < repeat; ++r) one.push_back(TimeGenerate(*model, embeds, 1, beams));
-      for (int64_t r = 0; r < repeat; ++r) full.push_back(TimeGenerate(*model, embeds, new_tokens, beams));
+      for (int64_t r = 0; r < repeat; ++r) one.push_back(TimeGenerate(prefill_only, embeds));
+      for (int64_t r = 0; r < repeat; ++r) full.push_back(TimeGenerate(full_run, embeds));
       const double prefill = Median(one);
       const double per_token = (Median(full) - prefill) / static_cast<double>(new_tokens - 1);
       if (json) {

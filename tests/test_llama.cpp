@@ -101,6 +101,24 @@ TEST_P(LlamaParity, BatchedResultsDoNotDependOnBatchMates) {
   }
 }
 
+TEST_P(LlamaParity, GeneratorReusedAcrossBatchesGivesTheSameIds) {
+  // One Generator keeps its cache (and CUDA graph) between calls; prompts of other lengths must not see
+  // anything of the previous ones.
+  const auto prompts = Ids(expected_["prompts"]);
+  decode::GenerateOptions options;
+  options.max_new_tokens = expected_["max_new_tokens"].get<int64_t>();
+  options.eos_token_ids = {expected_["eos_token_id"].get<int64_t>()};
+  options.pad_token_id = expected_["pad_token_id"].get<int64_t>();
+  for (int64_t beams : {1, 4}) {
+    options.beam_size = beams;
+    decode::Generator generator(*model_, options);
+    const auto singles = Ids(expected_[beams == 1 ? "greedy_single" : "beam4_single"]);
+    for (int round = 0; round < 2; ++round)
+      for (size_t i = 0; i < prompts.size(); ++i)
+        EXPECT_EQ(generator.GenerateFromIds({prompts[i]})[0].ids, singles[i]) << "beams " << beams << " prompt " << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, LlamaParity, ::testing::ValuesIn(kCases));
 
 TEST(LlamaConfig, ReadsBothConfigFormats) {

@@ -49,7 +49,9 @@ std::vector<Hypothesis> Greedy(IncrementalDecoder& decoder, at::Tensor logits, c
     tokens.push_back(next);
     logprobs.push_back(log_probs.gather(1, next.unsqueeze(1)).squeeze(1));
     if (eos.numel() > 0) unfinished = unfinished.logical_and(at::isin(next, eos).logical_not());
-    if (t + 1 == options.max_new_tokens || !unfinished.any().item<bool>()) break;
+    if (t + 1 == options.max_new_tokens) break;
+    // Stopping needs a host sync; checking every 4th step keeps the GPU queue full (extra steps emit pads).
+    if (eos.numel() > 0 && t % 4 == 3 && !unfinished.any().item<bool>()) break;
     logits = decoder.Step(next);
   }
   const at::Tensor all_tokens = at::stack(tokens, 1).cpu().contiguous();
@@ -166,28 +168,63 @@ std::vector<Hypothesis> Beam(IncrementalDecoder& decoder, at::Tensor logits, con
 
 }  // namespace
 
-std::vector<Hypothesis> Generate(const llm::LlamaForCausalLMImpl& lm, const at::Tensor& prompt_embeds,
-                                 const at::Tensor& prompt_valid, const GenerateOptions& options) {
-  MOME_CHECK(options.max_new_tokens > 0, ErrorCode::kInvalidArgument, "max_new_tokens must be positive, got ",
-             options.max_new_tokens);
-  MOME_CHECK(options.beam_size > 0, ErrorCode::kInvalidArgument, "beam size must be positive, got ",
-             options.beam_size);
+Generator::Generator(const llm::LlamaForCausalLMImpl& lm, GenerateOptions options)
+    : lm_(lm), options_(std::move(options)) {
+  MOME_CHECK(options_.max_new_tokens > 0, ErrorCode::kInvalidArgument, "max_new_tokens must be positive, got ",
+             options_.max_new_tokens);
+  MOME_CHECK(options_.beam_size > 0, ErrorCode::kInvalidArgument, "beam size must be positive, got ",
+             options_.beam_size);
+  for (int64_t id : options_.eos_token_ids)
+    MOME_CHECK(id >= 0 && id < lm.config().vocab_size, ErrorCode::kInvalidArgument, "eos id ", id,
+               " is outside the vocabulary [0, ", lm.config().vocab_size, ")");
+}
+
+Generator::~Generator() = default;
+
+IncrementalDecoder& Generator::DecoderFor(int64_t rows, int64_t capacity) {
+  if (!decoder_ || decoder_->batch() != rows || decoder_->capacity() < capacity) {
+    // Rounded up so that the next batches, with other prompt lengths, usually fit the same cache and graph.
+    const int64_t rounded = (capacity + 63) / 64 * 64;
+    decoder_.reset();  // free the old cache first
+    decoder_ = std::make_unique<IncrementalDecoder>(lm_, rows, rounded, options_.use_cuda_graphs);
+  }
+  return *decoder_;
+}
+
+std::vector<Hypothesis> Generator::Generate(const at::Tensor& prompt_embeds, const at::Tensor& prompt_valid) {
   MOME_CHECK(prompt_embeds.dim() == 3 && prompt_embeds.size(1) > 0, ErrorCode::kShapeMismatch,
              "prompt embeddings must be [B, T > 0, d], got ", prompt_embeds.sizes());
   torch::NoGradGuard no_grad;
-  const int64_t batch = prompt_embeds.size(0), k = options.beam_size;
-  const int64_t capacity = prompt_embeds.size(1) + options.max_new_tokens;
-  const at::Tensor eos = at::tensor(options.eos_token_ids, at::TensorOptions().dtype(at::kLong))
+  const int64_t batch = prompt_embeds.size(0), k = options_.beam_size;
+  const int64_t capacity = prompt_embeds.size(1) + options_.max_new_tokens;
+  const at::Tensor eos = at::tensor(options_.eos_token_ids, at::TensorOptions().dtype(at::kLong))
                              .to(prompt_embeds.device());
   if (k == 1) {
-    IncrementalDecoder decoder(lm, batch, capacity);
-    return Greedy(decoder, decoder.Prefill(prompt_embeds, prompt_valid), eos, options);
+    IncrementalDecoder& decoder = DecoderFor(batch, capacity);
+    return Greedy(decoder, decoder.Prefill(prompt_embeds, prompt_valid), eos, options_);
   }
-  // Beams share their prompt: run it once per beam row (the cache is per row).
-  IncrementalDecoder decoder(lm, batch * k, capacity);
+  // Each beam is a row of the cache; the prompt is run once per beam row.
+  IncrementalDecoder& decoder = DecoderFor(batch * k, capacity);
   const at::Tensor embeds = prompt_embeds.repeat_interleave(k, 0);
   const at::Tensor valid = prompt_valid.defined() ? prompt_valid.repeat_interleave(k, 0) : at::Tensor();
-  return Beam(decoder, decoder.Prefill(embeds, valid), eos, options, batch);
+  return Beam(decoder, decoder.Prefill(embeds, valid), eos, options_, batch);
+}
+
+std::vector<Hypothesis> Generator::GenerateFromIds(const std::vector<std::vector<int64_t>>& prompts) {
+  const int64_t vocab = lm_.config().vocab_size;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    for (int64_t id : prompts[i])
+      MOME_CHECK(id >= 0 && id < vocab, ErrorCode::kInvalidArgument, "token id ", id, " in prompt ", i,
+                 " is outside the vocabulary [0, ", vocab, ")");
+  torch::NoGradGuard no_grad;
+  const auto [ids, valid] = LeftPad(prompts, options_.pad_token_id, lm_.options().device());
+  const bool padded = !valid.all().item<bool>();
+  return Generate(lm_.model->Embed(ids), padded ? valid : at::Tensor());
+}
+
+std::vector<Hypothesis> Generate(const llm::LlamaForCausalLMImpl& lm, const at::Tensor& prompt_embeds,
+                                 const at::Tensor& prompt_valid, const GenerateOptions& options) {
+  return Generator(lm, options).Generate(prompt_embeds, prompt_valid);
 }
 
 std::pair<at::Tensor, at::Tensor> LeftPad(const std::vector<std::vector<int64_t>>& prompts, int64_t pad_id,
@@ -214,17 +251,7 @@ std::pair<at::Tensor, at::Tensor> LeftPad(const std::vector<std::vector<int64_t>
 std::vector<Hypothesis> GenerateFromIds(const llm::LlamaForCausalLMImpl& lm,
                                         const std::vector<std::vector<int64_t>>& prompts,
                                         const GenerateOptions& options) {
-  const int64_t vocab = lm.config().vocab_size;
-  for (size_t i = 0; i < prompts.size(); ++i)
-    for (int64_t id : prompts[i])
-      MOME_CHECK(id >= 0 && id < vocab, ErrorCode::kInvalidArgument, "token id ", id, " in prompt ", i,
-                 " is outside the vocabulary [0, ", vocab, ")");
-  for (int64_t id : options.eos_token_ids)
-    MOME_CHECK(id >= 0 && id < vocab, ErrorCode::kInvalidArgument, "eos id ", id, " is outside the vocabulary");
-  torch::NoGradGuard no_grad;
-  const auto [ids, valid] = LeftPad(prompts, options.pad_token_id, lm.options().device());
-  const bool padded = !valid.all().item<bool>();
-  return Generate(lm, lm.model->Embed(ids), padded ? valid : at::Tensor(), options);
+  return Generator(lm, options).GenerateFromIds(prompts);
 }
 
 }  // namespace mome::decode

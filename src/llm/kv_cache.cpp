@@ -32,10 +32,17 @@ void KVCache::BeginStep(const at::Tensor& step_valid, int64_t tokens) {
   if (!has_padding_) has_padding_ = !step_valid.all().item<bool>();
 }
 
+void KVCache::Reset() {
+  length_ = 0;
+  has_padding_ = false;
+  valid_.zero_();
+}
+
 void KVCache::Reorder(const at::Tensor& index) {
-  for (auto& k : keys_) k = k.index_select(0, index);
-  for (auto& v : values_) v = v.index_select(0, index);
-  valid_ = valid_.index_select(0, index);
+  // In place: a captured CUDA graph holds these buffers' addresses.
+  for (auto& k : keys_) k.copy_(k.index_select(0, index));
+  for (auto& v : values_) v.copy_(v.index_select(0, index));
+  valid_.copy_(valid_.index_select(0, index));
 }
 
 }  // namespace mome::llm

@@ -92,7 +92,9 @@ at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Ten
 at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionContext& context) {
 #if MOME_HAS_SDPA
   if (q.is_cuda()) {
-    return at::scaled_dot_product_attention(q, k, v, context.bias, 0.0, context.causal && !context.bias.defined());
+    const c10::optional<at::Tensor> mask =
+        context.bias.defined() ? c10::optional<at::Tensor>(context.bias) : c10::nullopt;
+    return at::scaled_dot_product_attention(q, k, v, mask, 0.0, context.causal && !context.bias.defined());
   }
 #endif
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
@@ -131,7 +133,13 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const AttentionConte
   const at::Tensor cos = context.cos.unsqueeze(1), sin = context.sin.unsqueeze(1);
   q = ApplyRotary(q, cos, sin);
   k = ApplyRotary(k, cos, sin);
-  if (context.cache) {
+  if (context.cache && context.write_slot.defined()) {
+    KVCache& cache = *context.cache;
+    cache.keys(layer_index_).index_copy_(2, context.write_slot, k);
+    cache.values(layer_index_).index_copy_(2, context.write_slot, v);
+    k = cache.keys(layer_index_);
+    v = cache.values(layer_index_);
+  } else if (context.cache) {
     KVCache& cache = *context.cache;
     const int64_t start = cache.length();
     cache.keys(layer_index_).narrow(2, start, t).copy_(k);
@@ -240,6 +248,25 @@ at::Tensor LlamaModelImpl::forward(const at::Tensor& inputs_embeds, const at::Te
   at::Tensor h = inputs_embeds;
   for (const auto& layer : *layers) h = layer->as<LlamaDecoderLayer>()->forward(h, context);
   if (cache) cache->EndStep(t);
+  return norm->forward(h);
+}
+
+at::Tensor LlamaModelImpl::ForwardStatic(const at::Tensor& inputs_embeds, const at::Tensor& positions,
+                                         const at::Tensor& slot, KVCache& cache) const {
+  const c10::ScalarType dtype = inputs_embeds.scalar_type();
+  AttentionContext context;
+  std::tie(context.cos, context.sin) = rotary_.Compute(positions, dtype);
+  context.cache = &cache;
+  context.write_slot = slot;
+  at::Tensor valid = cache.valid();
+  valid.index_fill_(1, slot, true);
+  const int64_t capacity = cache.capacity();
+  const at::Tensor key_slot = at::arange(capacity, slot.options()).view({1, 1, 1, capacity});
+  const at::Tensor allowed = key_slot.le(slot.view({1, 1, 1, 1})).logical_and(valid.view({-1, 1, 1, capacity}));
+  context.bias = at::where(allowed, at::zeros({}, inputs_embeds.options()),
+                           at::full({}, LowestFinite(dtype), inputs_embeds.options()));
+  at::Tensor h = inputs_embeds;
+  for (const auto& layer : *layers) h = layer->as<LlamaDecoderLayer>()->forward(h, context);
   return norm->forward(h);
 }
 

@@ -4,6 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
 #include <vector>
 
 #include "mome/llm/llama.h"
@@ -21,6 +22,7 @@ struct GenerateOptions {
   int64_t pad_token_id = 0;  // fills finished rows; never returned
   double length_penalty = 1.0;
   EarlyStopping early_stopping = EarlyStopping::kHeuristic;
+  bool use_cuda_graphs = true;  // on CUDA, capture the decoding step once and replay it per token
 };
 
 struct Hypothesis {
@@ -29,7 +31,28 @@ struct Hypothesis {
   double score = 0.0;             // greedy: sum of logprobs; beam: sum / length^length_penalty (HF's score)
 };
 
-// prompt_embeds [B, T, d] (left-padded), prompt_valid [B, T] bool (undefined: no padding). One hypothesis per row.
+class IncrementalDecoder;
+
+// Decodes batch after batch, reusing its KV cache and (on CUDA) the captured decoding graph while the batch
+// size repeats and the prompts fit. One Generator per thread; the model itself may be shared.
+class Generator {
+ public:
+  Generator(const llm::LlamaForCausalLMImpl& lm, GenerateOptions options);
+  ~Generator();
+  // prompt_embeds [B, T, d] (left-padded), prompt_valid [B, T] bool (undefined: no padding).
+  std::vector<Hypothesis> Generate(const at::Tensor& prompt_embeds, const at::Tensor& prompt_valid);
+  // Token prompts of any lengths, checked against the vocabulary and left-padded.
+  std::vector<Hypothesis> GenerateFromIds(const std::vector<std::vector<int64_t>>& prompts);
+  const GenerateOptions& options() const { return options_; }
+
+ private:
+  IncrementalDecoder& DecoderFor(int64_t rows, int64_t capacity);
+  const llm::LlamaForCausalLMImpl& lm_;
+  GenerateOptions options_;
+  std::unique_ptr<IncrementalDecoder> decoder_;
+};
+
+// One-shot forms of Generator::Generate / GenerateFromIds. One hypothesis per row.
 std::vector<Hypothesis> Generate(const llm::LlamaForCausalLMImpl& lm, const at::Tensor& prompt_embeds,
                                  const at::Tensor& prompt_valid, const GenerateOptions& options);
 

@@ -35,6 +35,9 @@ class KVCache {
   // Called once every layer has written its T new slots.
   void EndStep(int64_t step_tokens) { length_ += step_tokens; }
 
+  // Empties the cache for a new batch of requests of the same size, keeping its memory.
+  void Reset();
+
   // Reorders the batch (beam search): sequence i takes the state of sequence index[i].
   void Reorder(const at::Tensor& index);
 

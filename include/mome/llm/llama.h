@@ -59,6 +59,9 @@ struct AttentionContext {
   at::Tensor bias;       // additive mask [B, 1, T, S] in compute dtype (or undefined: no masking needed)
   bool causal = false;   // with no bias: plain causal attention over the T inputs (no cache, no padding)
   KVCache* cache = nullptr;
+  // Static-shape decoding (CUDA graphs): the new keys/values go to cache slot `write_slot` (a device tensor
+  // [1]) and attention spans the whole cache capacity, masked by `bias`; no host-side shape changes.
+  at::Tensor write_slot;
 };
 
 class LlamaAttentionImpl : public torch::nn::Module {
@@ -98,6 +101,11 @@ class LlamaModelImpl : public torch::nn::Module {
   // Returns the final-normed hidden states [B, T, d].
   at::Tensor forward(const at::Tensor& inputs_embeds, const at::Tensor& positions, const at::Tensor& valid,
                      KVCache* cache) const;
+  // One decoding step with shapes that never change (capturable in a CUDA graph): inputs_embeds [B, 1, d],
+  // positions [B, 1], `slot` a device tensor [1] naming the cache slot to fill. The caller advances the
+  // cache's host-side length (EndStep) itself.
+  at::Tensor ForwardStatic(const at::Tensor& inputs_embeds, const at::Tensor& positions, const at::Tensor& slot,
+                           KVCache& cache) const;
   Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
