@@ -127,7 +127,7 @@ TEST(MomeLm, RejectsBadInputWithOneLine) {
     json["torch_dtype"] = "bfloat16";
     std::ofstream(dir + "/config.json") << json.dump();
   }
-  ExpectCleanFailure(Lm("--model " + dir + ok), "bfloat16");
+  ExpectCleanFailure(Lm("--model " + dir + ok), "config.json declares BF16");
   {
     auto json = ReadJson(dir + "/config.json");
     json.erase("hidden_size");

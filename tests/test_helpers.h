@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace mome::testing {
 
@@ -25,7 +26,10 @@ struct CommandResult {
 
 // Runs a shell command, capturing stdout and stderr separately.
 inline CommandResult RunCommand(const std::string& command) {
-  const std::string err_path = std::string(::testing::TempDir()) + "/mome_cmd_stderr.txt";
+  // Unique per process and call: ctest runs test processes in parallel.
+  static int calls = 0;
+  const std::string err_path = std::string(::testing::TempDir()) + "/mome_cmd_stderr." + std::to_string(getpid()) +
+                               "." + std::to_string(++calls) + ".txt";
   CommandResult result;
   FILE* pipe = popen((command + " 2>" + err_path).c_str(), "r");
   if (!pipe) return result;
@@ -36,6 +40,7 @@ inline CommandResult RunCommand(const std::string& command) {
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   std::ifstream err(err_path);
   result.err.assign(std::istreambuf_iterator<char>(err), {});
+  std::remove(err_path.c_str());
   return result;
 }
 
