@@ -21,7 +21,10 @@ cmake --build "$BUILD_DIR" -j "$(nproc)" >>"$LOG" 2>&1 || { grep -E "error|Error
 
 if [ "$SKIP_TESTS" = 0 ]; then
   echo "== tests" | tee -a "$LOG"
-  ctest --test-dir "$BUILD_DIR" --output-on-failure -j 8 -E install_and_build_example 2>&1 | tail -15 | tee -a "$LOG"
+  # Test failures are reported, not fatal: the timings below are still worth having.
+  { OMP_NUM_THREADS=2 ctest --test-dir "$BUILD_DIR" --output-on-failure -j 8 -E install_and_build_example 2>&1 || true; } \
+    > "${OUT:-/tmp}/gpu_tests.log"
+  grep -E "tests passed|FAILED|Failed|SEGFAULT|cuda (Float|BFloat16)" "${OUT:-/tmp}/gpu_tests.log" | tee -a "$LOG" || true
 fi
 
 echo "== Python reference (HF transformers)" | tee -a "$LOG"
