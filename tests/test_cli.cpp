@@ -27,7 +27,7 @@ std::string Lm(const std::string& args) { return std::string(MOME_LM_BIN) + " " 
 // A private copy of a fixture checkpoint that a test may damage.
 std::string CopyFixture(const std::string& name, const std::string& tag) {
   const fs::path dst = fs::path(::testing::TempDir()) / ("cli_" + tag);
-  fs::remove_all(dst);
+  testing::RemoveTree(dst.string());
   fs::copy(DataPath(name), dst, fs::copy_options::recursive);
   return dst.string();
 }

@@ -11,6 +11,7 @@
 
 #include "mome/core/cli.h"
 #include "mome/core/config.h"
+#include "test_helpers.h"
 #include "mome/core/error.h"
 
 namespace {
@@ -350,7 +351,7 @@ TEST(ConfigTest, HelpListsEveryFieldWithTypeAndDefault) {
 
 TEST(ConfigTest, AtomicWriteReplacesTheFileAndLeavesNoTemp) {
   const fs::path dir = fs::path(::testing::TempDir()) / "mome_atomic_write";
-  fs::remove_all(dir);
+  mome::testing::RemoveTree(dir.string());
   fs::create_directories(dir);
   const std::string path = (dir / "resolved.yaml").string();
   mome::WriteTextFileAtomic(path, "first\n");
@@ -365,7 +366,7 @@ TEST(ConfigTest, AtomicWriteReplacesTheFileAndLeavesNoTemp) {
   EXPECT_NE(message.find(missing_dir), std::string::npos) << message;
   const std::string under_file = (dir / "resolved.yaml" / "x.yaml").string();  // parent is a file
   EXPECT_THROW(mome::WriteTextFileAtomic(under_file, "x"), mome::Error);
-  fs::remove_all(dir);
+  mome::testing::RemoveTree(dir.string());
 }
 
 TEST(ConfigTest, WriteConfigFileLoadsBack) {

@@ -1,11 +1,14 @@
 // Shared helpers for the test suite.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <ftw.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +45,14 @@ inline CommandResult RunCommand(const std::string& command) {
   result.err.assign(std::istreambuf_iterator<char>(err), {});
   std::remove(err_path.c_str());
   return result;
+}
+
+// Deletes a folder tree. Not std::filesystem::remove_all: the PyTorch wheel's libtorch.so exports its own
+// (older-ABI) std::filesystem symbols, and a binary built with g++ 13 that links it crashes calling remove_all.
+inline void RemoveTree(const std::string& path) {
+  nftw(
+      path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+      FTW_DEPTH | FTW_PHYS);
 }
 
 inline int CountLines(const std::string& text) {

@@ -23,6 +23,11 @@ at::Tensor GatherBeams(const at::Tensor& x, const at::Tensor& index) {
   return x.flatten(0, 1).index_select(0, (index + offsets).flatten()).view(shape);
 }
 
+std::vector<int64_t> ToVector(const at::Tensor& ids) {
+  const at::Tensor cpu = ids.to(at::kCPU, at::kLong).contiguous();  // one host copy, read in place
+  return std::vector<int64_t>(cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel());
+}
+
 // Cuts a row of generated tokens after its first EOS.
 Hypothesis TrimRow(const int64_t* ids, const float* logprobs, int64_t length, const std::vector<int64_t>& eos,
                    double score) {
@@ -39,7 +44,6 @@ Hypothesis TrimRow(const int64_t* ids, const float* logprobs, int64_t length, co
 std::vector<Hypothesis> Greedy(IncrementalDecoder& decoder, at::Tensor logits, const at::Tensor& eos,
                                const GenerateOptions& options) {
   const int64_t b = logits.size(0);
-  const auto device = logits.device();
   at::Tensor unfinished = at::ones({b}, logits.options().dtype(at::kBool));
   const at::Tensor pad = at::full({b}, options.pad_token_id, logits.options().dtype(at::kLong));
   std::vector<at::Tensor> tokens, logprobs;
@@ -56,7 +60,7 @@ std::vector<Hypothesis> Greedy(IncrementalDecoder& decoder, at::Tensor logits, c
   }
   const at::Tensor all_tokens = at::stack(tokens, 1).cpu().contiguous();
   const at::Tensor all_logprobs = at::stack(logprobs, 1).to(at::kFloat).cpu().contiguous();
-  const std::vector<int64_t> eos_list(eos.cpu().data_ptr<int64_t>(), eos.cpu().data_ptr<int64_t>() + eos.numel());
+  const std::vector<int64_t> eos_list = ToVector(eos);
   std::vector<Hypothesis> out;
   const int64_t steps = all_tokens.size(1);
   for (int64_t i = 0; i < b; ++i) {
@@ -65,7 +69,6 @@ std::vector<Hypothesis> Greedy(IncrementalDecoder& decoder, at::Tensor logits, c
     for (float lp : h.logprobs) h.score += lp;
     out.push_back(std::move(h));
   }
-  (void)device;
   return out;
 }
 
@@ -157,8 +160,7 @@ std::vector<Hypothesis> Beam(IncrementalDecoder& decoder, at::Tensor logits, con
   const at::Tensor lps = finished_lps.select(1, 0).cpu().contiguous();
   const at::Tensor lens = finished_len.select(1, 0).cpu().contiguous();
   const at::Tensor scores = finished_scores.select(1, 0).to(at::kDouble).cpu().contiguous();
-  const at::Tensor eos_cpu = eos.cpu();
-  const std::vector<int64_t> eos_list(eos_cpu.data_ptr<int64_t>(), eos_cpu.data_ptr<int64_t>() + eos_cpu.numel());
+  const std::vector<int64_t> eos_list = ToVector(eos);
   std::vector<Hypothesis> out;
   for (int64_t i = 0; i < batch; ++i)
     out.push_back(TrimRow(seqs.data_ptr<int64_t>() + i * max_new, lps.data_ptr<float>() + i * max_new,
