@@ -64,8 +64,7 @@ int Main(int argc, char** argv) {
   MOME_CHECK(new_tokens >= 2 && repeat >= 1 && prompt_len >= 1, ErrorCode::kInvalidArgument,
              "need --new-tokens >= 2, --repeat >= 1, --prompt-len >= 1");
   const bool json = cli.GetFlag("--json");
-  if (!json)
-    std::printf("%-14s %6s %6s %12s %12s\n", "workload", "batch", "beams", "prefill_ms", "ms/token");
+  if (!json) std::printf("%-14s %6s %6s %12s %12s\n", "workload", "batch", "beams", "prefill_ms", "ms/token");
   torch::NoGradGuard no_grad;
   for (int64_t beams : cli.GetList("--beams")) {
     for (int64_t batch : cli.GetList("--batch")) {
@@ -88,7 +87,7 @@ int Main(int argc, char** argv) {
       const double per_token = (Median(full) - prefill) / static_cast<double>(new_tokens - 1);
       if (json) {
         std::cout << nlohmann::json{{"impl", "libmome"}, {"workload", "llama_decode"}, {"batch", batch},
-                                    {"beams", beams}, {"prefill_ms", prefill}, {"ms_per_token", per_token}}
+                                    {"beams", beams},    {"prefill_ms", prefill},      {"ms_per_token", per_token}}
                          .dump()
                   << std::endl;
       } else {

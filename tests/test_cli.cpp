@@ -20,9 +20,13 @@ using testing::RunCommand;
 
 const std::string kGqa = "llama/gqa_llama3_rope";
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
+std::string Quote(const std::string& s) {
+  return "'" + s + "'";
+}
 
-std::string Lm(const std::string& args) { return std::string(MOME_LM_BIN) + " " + args; }
+std::string Lm(const std::string& args) {
+  return std::string(MOME_LM_BIN) + " " + args;
+}
 
 // A private copy of a fixture checkpoint that a test may damage.
 std::string CopyFixture(const std::string& name, const std::string& tag) {
@@ -50,9 +54,9 @@ std::string IdsFlag(const std::vector<int64_t>& ids) {
 TEST(MomeLm, DumpsLogitsEqualToTransformers) {
   const auto expected = ReadJson(DataPath(kGqa + "/expected.json"));
   const std::string out = ::testing::TempDir() + "/cli_logits.safetensors";
-  const auto r = RunCommand(Lm("--model " + DataPath(kGqa) + " --ids " +
-                               IdsFlag(expected["logits_prompt"].get<std::vector<int64_t>>()) +
-                               " --dump-logits " + out));
+  const auto r =
+      RunCommand(Lm("--model " + DataPath(kGqa) + " --ids " +
+                    IdsFlag(expected["logits_prompt"].get<std::vector<int64_t>>()) + " --dump-logits " + out));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const at::Tensor got = io::SafetensorsFile::Open(out)->Get("logits");
   const at::Tensor want = io::SafetensorsFile::Open(DataPath(kGqa + "/expected_logits.safetensors"))->Get("logits");
@@ -151,13 +155,13 @@ TEST(MomeTokenize, RejectsBadTokenizerFiles) {
 TEST(MomeTokenize, EncodesAndDecodesWithTheFixtureTokenizer) {
   const std::string tok = DataPath("tokenizer/tokenizer.json");
   if (!fs::exists(tok)) GTEST_SKIP() << "no tokenizer fixture";
-  const auto enc = RunCommand(std::string(MOME_TOKENIZE_BIN) + " --tokenizer " + tok + " --text " +
-                              Quote("Hello wörld 123"));
+  const auto enc =
+      RunCommand(std::string(MOME_TOKENIZE_BIN) + " --tokenizer " + tok + " --text " + Quote("Hello wörld 123"));
   ASSERT_EQ(enc.exit_code, 0) << enc.err;
   const auto ids = nlohmann::json::parse(enc.out)["ids"].get<std::vector<int64_t>>();
   ASSERT_FALSE(ids.empty());
-  const auto dec = RunCommand(std::string(MOME_TOKENIZE_BIN) + " --tokenizer " + tok + " --skip-special --decode " +
-                              IdsFlag(ids));
+  const auto dec =
+      RunCommand(std::string(MOME_TOKENIZE_BIN) + " --tokenizer " + tok + " --skip-special --decode " + IdsFlag(ids));
   ASSERT_EQ(dec.exit_code, 0) << dec.err;
   EXPECT_EQ(nlohmann::json::parse(dec.out)["text"], "Hello wörld 123");
 }

@@ -11,8 +11,8 @@
 
 #include "mome/core/cli.h"
 #include "mome/core/config.h"
-#include "test_helpers.h"
 #include "mome/core/error.h"
+#include "test_helpers.h"
 
 namespace {
 

@@ -3,18 +3,20 @@
 
 #include <gtest/gtest.h>
 
+#include <ftw.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <ftw.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace mome::testing {
 
-inline std::string DataPath(const std::string& relative) { return std::string(MOME_TEST_DATA_DIR) + "/" + relative; }
+inline std::string DataPath(const std::string& relative) {
+  return std::string(MOME_TEST_DATA_DIR) + "/" + relative;
+}
 
 inline nlohmann::json ReadJson(const std::string& path) {
   std::ifstream in(path);

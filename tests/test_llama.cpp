@@ -20,7 +20,9 @@ using testing::ReadJson;
 
 const char* kCases[] = {"gqa_llama3_rope", "tied_bf16_sharded", "linear_rope_headdim_bias_f16"};
 
-std::vector<std::vector<int64_t>> Ids(const nlohmann::json& j) { return j.get<std::vector<std::vector<int64_t>>>(); }
+std::vector<std::vector<int64_t>> Ids(const nlohmann::json& j) {
+  return j.get<std::vector<std::vector<int64_t>>>();
+}
 
 double RelativeMaxError(const at::Tensor& got, const at::Tensor& want) {
   return (got - want).abs().max().item<double>() / want.abs().max().item<double>();
@@ -71,11 +73,11 @@ TEST_P(LlamaParity, IncrementalDecodingMatchesFullForward) {
   llm::KVCache cache(model_->config(), 1, t, model_->options());
   const at::Tensor input = torch::tensor(ids).unsqueeze(0);
   std::vector<at::Tensor> pieces;
-  pieces.push_back(model_->forward(model_->model->Embed(input.narrow(1, 0, split)),
-                                   torch::arange(split).unsqueeze(0), {}, &cache)[0]);
+  pieces.push_back(model_->forward(model_->model->Embed(input.narrow(1, 0, split)), torch::arange(split).unsqueeze(0),
+                                   {}, &cache)[0]);
   for (int64_t i = split; i < t; ++i)
-    pieces.push_back(model_->forward(model_->model->Embed(input.narrow(1, i, 1)),
-                                     torch::full({1, 1}, i, torch::kLong), {}, &cache)[0]);
+    pieces.push_back(model_->forward(model_->model->Embed(input.narrow(1, i, 1)), torch::full({1, 1}, i, torch::kLong),
+                                     {}, &cache)[0]);
   EXPECT_LT(RelativeMaxError(torch::cat(pieces, 0), want), 1e-4);
 }
 
@@ -179,12 +181,14 @@ TEST(LlamaCuda, MatchesTransformersInF32AndBf16) {
     const auto expected = testing::ReadJson(dir + "/expected.json");
     const auto ids = expected["logits_prompt"].get<std::vector<int64_t>>();
     const at::Tensor want = io::SafetensorsFile::Open(dir + "/expected_logits.safetensors")->Get("logits");
-    for (auto [dtype, tolerance] : {std::pair<c10::ScalarType, double>{torch::kFloat, 1e-4}, {torch::kBFloat16, 5e-2}}) {
+    for (auto [dtype, tolerance] :
+         {std::pair<c10::ScalarType, double>{torch::kFloat, 1e-4}, {torch::kBFloat16, 5e-2}}) {
       auto model = llm::LoadLlama(dir, torch::kCUDA, dtype);
       torch::NoGradGuard no_grad;
       const at::Tensor input = torch::tensor(ids).unsqueeze(0).cuda();
       const at::Tensor positions = torch::arange(static_cast<int64_t>(ids.size())).unsqueeze(0).cuda();
-      const at::Tensor got = model->forward(model->model->Embed(input), positions, {}, nullptr)[0].to(torch::kFloat).cpu();
+      const at::Tensor got =
+          model->forward(model->model->Embed(input), positions, {}, nullptr)[0].to(torch::kFloat).cpu();
       const double error = RelativeMaxError(got, want);
       std::cerr << name << " cuda " << c10::toString(dtype) << ": relative max logit error " << error << "\n";
       EXPECT_LT(error, tolerance) << name << " " << c10::toString(dtype);
@@ -196,7 +200,8 @@ TEST(LlamaCuda, MatchesTransformersInF32AndBf16) {
         for (int64_t beams : {1, 4}) {
           options.beam_size = beams;
           std::vector<std::vector<int64_t>> got_ids;
-          for (const auto& h : decode::GenerateFromIds(*model, Ids(expected["prompts"]), options)) got_ids.push_back(h.ids);
+          for (const auto& h : decode::GenerateFromIds(*model, Ids(expected["prompts"]), options))
+            got_ids.push_back(h.ids);
           EXPECT_EQ(got_ids, Ids(expected[beams == 1 ? "greedy_batch" : "beam4_batch"])) << name << " beams " << beams;
         }
       }

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "mome/core/error.h"
 #include "mome/core/atomic_file.h"
+#include "mome/core/error.h"
 #include "mome/io/safetensors.h"
 #include "test_helpers.h"
 
@@ -15,7 +15,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string TempFile(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+std::string TempFile(const std::string& name) {
+  return ::testing::TempDir() + "/" + name;
+}
 
 void WriteRaw(const std::string& path, const std::string& header, const std::string& data) {
   std::ofstream out(path, std::ios::binary);
@@ -74,9 +76,7 @@ TEST(Safetensors, LoadedTensorsOutliveTheFileObjectAndNeverWriteTheFile) {
 
 TEST(Safetensors, RejectsMalformedFiles) {
   const std::string path = TempFile("bad.safetensors");
-  {
-    std::ofstream(path) << "abc";
-  }
+  { std::ofstream(path) << "abc"; }
   ExpectOpenError(path, "too short");
   WriteRaw(path, R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "");
   ExpectOpenError(path, "outside");  // offsets beyond the (empty) data section

@@ -65,8 +65,7 @@ int Main(int argc, char** argv) {
     MOME_CHECK(HasTokenizer(dir), ErrorCode::kNotFound, dir, ": --text needs tokenizer.json or tokenizer.model");
     tokenizer = text::LoadTokenizer(dir);
   }
-  std::vector<int64_t> ids =
-      cli.Has("--ids") ? cli.GetList("--ids") : tokenizer->Encode(cli.GetString("--text"), true);
+  std::vector<int64_t> ids = cli.Has("--ids") ? cli.GetList("--ids") : tokenizer->Encode(cli.GetString("--text"), true);
   MOME_CHECK(!ids.empty(), ErrorCode::kInvalidArgument, "the prompt is empty");
   for (int64_t id : ids)
     MOME_CHECK(id >= 0 && id < config.vocab_size, ErrorCode::kInvalidArgument, "token id ", id,

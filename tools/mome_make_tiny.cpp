@@ -9,10 +9,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "mome/core/atomic_file.h"
 #include "mome/core/cli.h"
 #include "mome/core/config.h"
 #include "mome/core/log.h"
-#include "mome/core/atomic_file.h"
 #include "mome/io/safetensors.h"
 #include "mome/llm/llama.h"
 #include "mome/llm/llama_loader.h"
@@ -52,8 +52,8 @@ struct TinyModelRecipe {
   }
   void Validate() const {
     ConfigRequire(vocab_size >= 0, "vocab_size", "must be >= 0");
-    ConfigRequire(hidden_size > 0 && num_attention_heads > 0 && hidden_size % num_attention_heads == 0,
-                  "hidden_size", "must be a positive multiple of num_attention_heads");
+    ConfigRequire(hidden_size > 0 && num_attention_heads > 0 && hidden_size % num_attention_heads == 0, "hidden_size",
+                  "must be a positive multiple of num_attention_heads");
     ConfigRequire(num_key_value_heads > 0 && num_attention_heads % num_key_value_heads == 0, "num_key_value_heads",
                   "must divide num_attention_heads");
     ConfigRequireOneOf(rope_type, {"default", "linear", "llama3"}, "rope_type");
@@ -83,9 +83,12 @@ void RandomiseWeights(torch::nn::Module& model) {
   torch::NoGradGuard no_grad;
   for (auto& p : model.named_parameters()) {
     at::Tensor& w = p.value();
-    if (p.key().find("norm") != std::string::npos) w.uniform_(0.5, 1.5);
-    else if (p.key().find("embed_tokens") != std::string::npos) w.normal_(0.0, 1.0);
-    else w.normal_(0.0, 1.5 / std::sqrt(static_cast<double>(w.size(-1))));
+    if (p.key().find("norm") != std::string::npos)
+      w.uniform_(0.5, 1.5);
+    else if (p.key().find("embed_tokens") != std::string::npos)
+      w.normal_(0.0, 1.0);
+    else
+      w.normal_(0.0, 1.5 / std::sqrt(static_cast<double>(w.size(-1))));
   }
 }
 
@@ -107,8 +110,8 @@ int Main(int argc, char** argv) {
   const TinyModelRecipe& m = recipe.model;
   llm::LlamaConfig config;
   config.vocab_size = m.vocab_size > 0 ? m.vocab_size : tokenizer->VocabSize();
-  MOME_CHECK(config.vocab_size >= tokenizer->VocabSize(), ErrorCode::kInvalidArgument,
-             "model.vocab_size ", config.vocab_size, " is smaller than the tokenizer's ", tokenizer->VocabSize());
+  MOME_CHECK(config.vocab_size >= tokenizer->VocabSize(), ErrorCode::kInvalidArgument, "model.vocab_size ",
+             config.vocab_size, " is smaller than the tokenizer's ", tokenizer->VocabSize());
   config.hidden_size = m.hidden_size;
   config.intermediate_size = m.intermediate_size;
   config.num_hidden_layers = m.num_hidden_layers;
@@ -140,11 +143,10 @@ int Main(int argc, char** argv) {
   WriteFileAtomic((out / "generation_config.json").string(), generation.dump(2));
 
   const fs::path tokenizer_source = recipe.tokenizer;
-  const fs::path tokenizer_file = fs::is_directory(tokenizer_source)
-                                      ? (fs::exists(tokenizer_source / "tokenizer.json")
-                                             ? tokenizer_source / "tokenizer.json"
-                                             : tokenizer_source / "tokenizer.model")
-                                      : tokenizer_source;
+  const fs::path tokenizer_file = fs::is_directory(tokenizer_source) ? (fs::exists(tokenizer_source / "tokenizer.json")
+                                                                            ? tokenizer_source / "tokenizer.json"
+                                                                            : tokenizer_source / "tokenizer.model")
+                                                                     : tokenizer_source;
   const bool is_json = tokenizer_file.extension() == ".json";
   fs::copy_file(tokenizer_file, out / (is_json ? "tokenizer.json" : "tokenizer.model"),
                 fs::copy_options::overwrite_existing);
@@ -152,8 +154,8 @@ int Main(int argc, char** argv) {
   if (fs::exists(tokenizer_config))
     fs::copy_file(tokenizer_config, out / "tokenizer_config.json", fs::copy_options::overwrite_existing);
   WriteConfigFile((out / "mome_make_tiny.yaml").string(), recipe);
-  std::cerr << "mome_make_tiny: wrote " << config.ToString() << " (" << config.ParameterCount()
-            << " parameters) to " << out.string() << std::endl;
+  std::cerr << "mome_make_tiny: wrote " << config.ToString() << " (" << config.ParameterCount() << " parameters) to "
+            << out.string() << std::endl;
   return 0;
 }
 

@@ -6,7 +6,9 @@
 
 namespace mome {
 
-bool CudaAvailable() { return torch::cuda::is_available(); }
+bool CudaAvailable() {
+  return torch::cuda::is_available();
+}
 
 c10::Device ParseDevice(const std::string& name) {
   if (name == "cpu") return c10::Device(c10::kCPU);

@@ -50,8 +50,12 @@ spdlog::level::level_enum ToSpd(Level level) {
 
 }  // namespace
 
-void SetLevel(Level level) { CurrentLevel() = level; }
-Level GetLevel() { return CurrentLevel(); }
+void SetLevel(Level level) {
+  CurrentLevel() = level;
+}
+Level GetLevel() {
+  return CurrentLevel();
+}
 
 Level ParseLevel(const std::string& name) {
   if (name == "trace") return Level::kTrace;

@@ -139,9 +139,8 @@ std::vector<Hypothesis> Beam(IncrementalDecoder& decoder, at::Tensor logits, con
 
     if (t + 1 == max_new) break;
     // HF's stopping test, after the step: can any running beam still beat the worst finished one?
-    const double best_length = options.early_stopping == EarlyStopping::kNever && lp > 0
-                                   ? static_cast<double>(max_new)
-                                   : static_cast<double>(t + 1);
+    const double best_length = options.early_stopping == EarlyStopping::kNever && lp > 0 ? static_cast<double>(max_new)
+                                                                                         : static_cast<double>(t + 1);
     const at::Tensor best_running = running_scores.narrow(1, 0, 1) / std::pow(best_length, lp);
     const at::Tensor worst_finished =
         at::where(is_finished, std::get<0>(finished_scores.min(1, true)), at::full({}, kExcluded, f32));
@@ -199,8 +198,8 @@ std::vector<Hypothesis> Generator::Generate(const at::Tensor& prompt_embeds, con
   torch::NoGradGuard no_grad;
   const int64_t batch = prompt_embeds.size(0), k = options_.beam_size;
   const int64_t capacity = prompt_embeds.size(1) + options_.max_new_tokens;
-  const at::Tensor eos = at::tensor(options_.eos_token_ids, at::TensorOptions().dtype(at::kLong))
-                             .to(prompt_embeds.device());
+  const at::Tensor eos =
+      at::tensor(options_.eos_token_ids, at::TensorOptions().dtype(at::kLong)).to(prompt_embeds.device());
   if (k == 1) {
     IncrementalDecoder& decoder = DecoderFor(batch, capacity);
     return Greedy(decoder, decoder.Prefill(prompt_embeds, prompt_valid), eos, options_);

@@ -73,8 +73,8 @@ class CudaGraphedStep : public GraphedDecodeStep {
 
 }  // namespace
 
-std::unique_ptr<GraphedDecodeStep> GraphedDecodeStep::Create(const llm::LlamaForCausalLMImpl& lm,
-                                                             llm::KVCache& cache, const at::Tensor& next_position) {
+std::unique_ptr<GraphedDecodeStep> GraphedDecodeStep::Create(const llm::LlamaForCausalLMImpl& lm, llm::KVCache& cache,
+                                                             const at::Tensor& next_position) {
   if (!next_position.is_cuda()) return nullptr;
   return std::make_unique<CudaGraphedStep>(lm, cache, next_position);
 }

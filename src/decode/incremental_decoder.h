@@ -28,8 +28,8 @@ class IncrementalDecoder {
         valid.defined() ? valid.to(embeds.device()) : at::ones({b, t}, embeds.options().dtype(at::kBool));
     const at::Tensor positions = llm::PositionsFromMask(step_valid);
     next_position_ = positions.select(1, t - 1) + 1;
-    const at::Tensor hidden = lm_.model->forward(embeds, positions, valid.defined() ? step_valid : at::Tensor(),
-                                                 &cache_);
+    const at::Tensor hidden =
+        lm_.model->forward(embeds, positions, valid.defined() ? step_valid : at::Tensor(), &cache_);
     if (graph_) graph_->Reset(next_position_, cache_.length());
     return lm_.Logits(hidden.select(1, t - 1)).to(at::kFloat);
   }
@@ -49,8 +49,10 @@ class IncrementalDecoder {
 
   void Reorder(const at::Tensor& index) {
     cache_.Reorder(index);
-    if (graph_) graph_->Reorder(index);
-    else next_position_ = next_position_.index_select(0, index);
+    if (graph_)
+      graph_->Reorder(index);
+    else
+      next_position_ = next_position_.index_select(0, index);
   }
 
  private:

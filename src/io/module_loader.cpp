@@ -19,11 +19,11 @@ LoadReport LoadModuleWeights(torch::nn::Module& module, const CheckpointReader& 
     MOME_CHECK(reader.Has(name), ErrorCode::kNotFound, reader.path(), ": missing tensor '", name, "'");
     const TensorInfo& info = reader.Info(name);
     at::Tensor& param = item.value();
-    MOME_CHECK(info.shape == param.sizes().vec(), ErrorCode::kShapeMismatch, reader.FileOf(name), ": tensor '",
-               name, "' has shape ", at::IntArrayRef(info.shape), " but the config expects ", param.sizes());
-    MOME_CHECK(at::isFloatingType(info.dtype) || !at::isFloatingType(param.scalar_type()),
-               ErrorCode::kShapeMismatch, reader.FileOf(name), ": tensor '", name, "' is stored as ",
-               SafetensorsDtypeName(info.dtype), ", not a floating-point type");
+    MOME_CHECK(info.shape == param.sizes().vec(), ErrorCode::kShapeMismatch, reader.FileOf(name), ": tensor '", name,
+               "' has shape ", at::IntArrayRef(info.shape), " but the config expects ", param.sizes());
+    MOME_CHECK(at::isFloatingType(info.dtype) || !at::isFloatingType(param.scalar_type()), ErrorCode::kShapeMismatch,
+               reader.FileOf(name), ": tensor '", name, "' is stored as ", SafetensorsDtypeName(info.dtype),
+               ", not a floating-point type");
     if (expected_dtype)
       MOME_CHECK(info.dtype == *expected_dtype, ErrorCode::kShapeMismatch, reader.FileOf(name), ": tensor '", name,
                  "' is stored as ", SafetensorsDtypeName(info.dtype), " but config.json declares ",

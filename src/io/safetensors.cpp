@@ -14,8 +14,8 @@
 #include <fstream>
 #include <limits>
 
-#include "mome/core/error.h"
 #include "mome/core/atomic_file.h"
+#include "mome/core/error.h"
 
 namespace mome::io {
 
@@ -24,8 +24,8 @@ class MappedFile {
  public:
   explicit MappedFile(const std::string& path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    MOME_CHECK(fd_ >= 0, errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, path, ": cannot open: ",
-               std::strerror(errno));
+    MOME_CHECK(fd_ >= 0, errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, path,
+               ": cannot open: ", std::strerror(errno));
     struct stat st {};
     if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
       ::close(fd_);
@@ -65,24 +65,22 @@ struct DtypeEntry {
   c10::ScalarType type;
 };
 constexpr DtypeEntry kDtypes[] = {
-    {"F64", c10::kDouble}, {"F32", c10::kFloat}, {"F16", c10::kHalf}, {"BF16", c10::kBFloat16},
-    {"I64", c10::kLong},   {"I32", c10::kInt},   {"I16", c10::kShort}, {"I8", c10::kChar},
-    {"U8", c10::kByte},    {"BOOL", c10::kBool},
+    {"F64", c10::kDouble}, {"F32", c10::kFloat}, {"F16", c10::kHalf}, {"BF16", c10::kBFloat16}, {"I64", c10::kLong},
+    {"I32", c10::kInt},    {"I16", c10::kShort}, {"I8", c10::kChar},  {"U8", c10::kByte},       {"BOOL", c10::kBool},
 };
 
 TensorInfo ParseTensorEntry(const std::string& path, const std::string& name, const nlohmann::json& entry,
                             uint64_t data_size) {
-  MOME_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") &&
-                 entry.contains("data_offsets"),
+  MOME_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") && entry.contains("data_offsets"),
              ErrorCode::kCorruptFile, path, ": tensor '", name, "' lacks dtype/shape/data_offsets");
   const auto& dtype = entry["dtype"];
   const auto& shape = entry["shape"];
   const auto& offsets = entry["data_offsets"];
   MOME_CHECK(dtype.is_string(), ErrorCode::kCorruptFile, path, ": tensor '", name, "' has a non-string dtype");
   MOME_CHECK(shape.is_array(), ErrorCode::kCorruptFile, path, ": tensor '", name, "' has a non-array shape");
-  MOME_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
-                 offsets[1].is_number_unsigned(),
-             ErrorCode::kCorruptFile, path, ": tensor '", name, "' has malformed data_offsets");
+  MOME_CHECK(
+      offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() && offsets[1].is_number_unsigned(),
+      ErrorCode::kCorruptFile, path, ": tensor '", name, "' has malformed data_offsets");
   TensorInfo info;
   info.name = name;
   try {
@@ -189,7 +187,8 @@ at::Tensor SafetensorsFile::Get(const std::string& name) const {
     return copy;
   }
   auto keep_alive = mapping_;
-  return at::from_blob(data, info.shape, [keep_alive](void*) {}, options);
+  return at::from_blob(
+      data, info.shape, [keep_alive](void*) {}, options);
 }
 
 CheckpointReader CheckpointReader::Open(const std::string& path) {
@@ -252,7 +251,9 @@ const TensorInfo& CheckpointReader::Info(const std::string& name) const {
   return files_.at(FileOf(name))->Info(name);
 }
 
-at::Tensor CheckpointReader::Get(const std::string& name) const { return files_.at(FileOf(name))->Get(name); }
+at::Tensor CheckpointReader::Get(const std::string& name) const {
+  return files_.at(FileOf(name))->Get(name);
+}
 
 std::vector<std::string> CheckpointReader::Names() const {
   std::vector<std::string> names;

@@ -18,8 +18,8 @@ KVCache::KVCache(const LlamaConfig& config, int64_t batch, int64_t capacity, con
 }
 
 void KVCache::BeginStep(const at::Tensor& step_valid, int64_t tokens) {
-  MOME_CHECK(length_ + tokens <= capacity_, ErrorCode::kInvalidArgument, "KV cache overflow: ", length_, " + ",
-             tokens, " tokens exceed its capacity of ", capacity_);
+  MOME_CHECK(length_ + tokens <= capacity_, ErrorCode::kInvalidArgument, "KV cache overflow: ", length_, " + ", tokens,
+             " tokens exceed its capacity of ", capacity_);
   if (!step_valid.defined()) {
     valid_.narrow(1, length_, tokens).fill_(true);
     return;

@@ -20,13 +20,17 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const at::Tensor
   if (with_bias) bias = register_parameter("bias", at::empty({out}, options), false);
 }
 
-at::Tensor LinearImpl::forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+at::Tensor LinearImpl::forward(const at::Tensor& x) const {
+  return at::linear(x, weight, bias);
+}
 
 EmbeddingImpl::EmbeddingImpl(int64_t count, int64_t dim, const at::TensorOptions& options) {
   weight = register_parameter("weight", at::empty({count, dim}, options), false);
 }
 
-at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) const { return at::embedding(weight, ids); }
+at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) const {
+  return at::embedding(weight, ids);
+}
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
   weight = register_parameter("weight", at::ones({dim}, options), false);
@@ -65,8 +69,7 @@ RotaryEmbedding::RotaryEmbedding(const LlamaConfig& config, c10::Device device) 
   inv_freq_ = inv_freq.to(f32);
 }
 
-std::pair<at::Tensor, at::Tensor> RotaryEmbedding::Compute(const at::Tensor& positions,
-                                                           c10::ScalarType dtype) const {
+std::pair<at::Tensor, at::Tensor> RotaryEmbedding::Compute(const at::Tensor& positions, c10::ScalarType dtype) const {
   const at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;  // [B, T, dim/2]
   const at::Tensor emb = at::cat({freqs, freqs}, -1);
   at::Tensor cos = emb.cos(), sin = emb.sin();
@@ -191,7 +194,9 @@ LlamaModelImpl::LlamaModelImpl(const LlamaConfig& c, const at::TensorOptions& op
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
 }
 
-at::Tensor LlamaModelImpl::Embed(const at::Tensor& ids) const { return embed_tokens->forward(ids); }
+at::Tensor LlamaModelImpl::Embed(const at::Tensor& ids) const {
+  return embed_tokens->forward(ids);
+}
 
 namespace {
 
@@ -233,8 +238,8 @@ at::Tensor LlamaModelImpl::forward(const at::Tensor& inputs_embeds, const at::Te
   std::tie(context.cos, context.sin) = rotary_.Compute(positions, dtype);
   context.cache = cache;
   if (cache) {
-    MOME_CHECK(cache->batch() == b, ErrorCode::kShapeMismatch, "KV cache batch ", cache->batch(),
-               " != input batch ", b);
+    MOME_CHECK(cache->batch() == b, ErrorCode::kShapeMismatch, "KV cache batch ", cache->batch(), " != input batch ",
+               b);
     const int64_t start = cache->length();
     cache->BeginStep(valid, t);
     if (t > 1 || cache->has_padding())

@@ -37,8 +37,7 @@ std::optional<int64_t> OptionalId(const json& j, const char* key, const std::str
     if (j[key].empty()) return std::nullopt;
     return Optional<int64_t>(j[key], 0, 0, origin);
   }
-  MOME_CHECK(j[key].is_number_integer(), ErrorCode::kCorruptFile, origin, ": field '", key,
-             "' must be an integer id");
+  MOME_CHECK(j[key].is_number_integer(), ErrorCode::kCorruptFile, origin, ": field '", key, "' must be an integer id");
   return j[key].get<int64_t>();
 }
 
@@ -47,8 +46,10 @@ RopeConfig ParseRope(const json& j, const std::string& origin) {
   rope.theta = Optional<double>(j, "rope_theta", 10000.0, origin);
   // Newer transformers: rope_parameters {rope_type, rope_theta, ...}; hub format: rope_scaling {type|rope_type, ...}.
   const json* params = nullptr;
-  if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) params = &j["rope_parameters"];
-  else if (j.contains("rope_scaling") && j["rope_scaling"].is_object()) params = &j["rope_scaling"];
+  if (j.contains("rope_parameters") && j["rope_parameters"].is_object())
+    params = &j["rope_parameters"];
+  else if (j.contains("rope_scaling") && j["rope_scaling"].is_object())
+    params = &j["rope_scaling"];
   if (!params) return rope;
   const json& p = *params;
   rope.theta = Optional<double>(p, "rope_theta", rope.theta, origin);
@@ -58,8 +59,8 @@ RopeConfig ParseRope(const json& j, const std::string& origin) {
   rope.high_freq_factor = Optional<double>(p, "high_freq_factor", 4.0, origin);
   rope.original_max_position_embeddings =
       Optional<int64_t>(p, "original_max_position_embeddings", rope.original_max_position_embeddings, origin);
-  MOME_CHECK(rope.type == "default" || rope.type == "linear" || rope.type == "llama3", ErrorCode::kUnsupported,
-             origin, ": rope type '", rope.type, "' is not supported (default, linear, llama3)");
+  MOME_CHECK(rope.type == "default" || rope.type == "linear" || rope.type == "llama3", ErrorCode::kUnsupported, origin,
+             ": rope type '", rope.type, "' is not supported (default, linear, llama3)");
   if (rope.type == "llama3")
     MOME_CHECK(p.contains("factor") && p.contains("original_max_position_embeddings"), ErrorCode::kNotFound, origin,
                ": llama3 rope scaling needs 'factor' and 'original_max_position_embeddings'");
@@ -179,8 +180,10 @@ std::string LlamaConfig::ToJsonString() const {
   }
   if (!torch_dtype.empty()) j["torch_dtype"] = torch_dtype;
   if (bos_token_id) j["bos_token_id"] = *bos_token_id;
-  if (eos_token_ids.size() == 1) j["eos_token_id"] = eos_token_ids[0];
-  else if (!eos_token_ids.empty()) j["eos_token_id"] = eos_token_ids;
+  if (eos_token_ids.size() == 1)
+    j["eos_token_id"] = eos_token_ids[0];
+  else if (!eos_token_ids.empty())
+    j["eos_token_id"] = eos_token_ids;
   if (pad_token_id) j["pad_token_id"] = *pad_token_id;
   return j.dump(2);
 }

@@ -22,8 +22,7 @@ const char* ErrorCodeName(ErrorCode code);
 
 class Error : public std::runtime_error {
  public:
-  Error(ErrorCode code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
+  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
   ErrorCode code() const { return code_; }
 
  private:
@@ -41,8 +40,8 @@ std::string Concat(const Parts&... parts) {
 }  // namespace detail
 
 // Throws mome::Error(code, message parts...) unless cond holds.
-#define MOME_CHECK(cond, code, ...)                                             \
-  do {                                                                          \
+#define MOME_CHECK(cond, code, ...)                                                \
+  do {                                                                             \
     if (!(cond)) throw ::mome::Error((code), ::mome::detail::Concat(__VA_ARGS__)); \
   } while (0)
 

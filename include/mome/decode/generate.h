@@ -26,9 +26,9 @@ struct GenerateOptions {
 };
 
 struct Hypothesis {
-  std::vector<int64_t> ids;       // generated tokens, up to and including the first EOS
-  std::vector<float> logprobs;    // log-probability of each generated token under the model
-  double score = 0.0;             // greedy: sum of logprobs; beam: sum / length^length_penalty (HF's score)
+  std::vector<int64_t> ids;     // generated tokens, up to and including the first EOS
+  std::vector<float> logprobs;  // log-probability of each generated token under the model
+  double score = 0.0;           // greedy: sum of logprobs; beam: sum / length^length_penalty (HF's score)
 };
 
 class IncrementalDecoder;

@@ -63,7 +63,7 @@ class CheckpointReader {
  private:
   std::string path_;
   std::map<std::string, std::shared_ptr<const SafetensorsFile>> files_;  // by file path
-  std::map<std::string, std::string> file_of_;                         // tensor name -> file path
+  std::map<std::string, std::string> file_of_;                           // tensor name -> file path
 };
 
 // Writes tensors (any device, any layout) to `path` atomically: temp file + fsync + rename.

@@ -55,9 +55,9 @@ class RotaryEmbedding {
 // What one forward pass attends to. With a cache, keys are the cache's slots [0, length + T); without one,
 // keys are the T inputs themselves. `key_valid` marks padding; causality is by slot order.
 struct AttentionContext {
-  at::Tensor cos, sin;   // [B, T, head_dim]
-  at::Tensor bias;       // additive mask [B, 1, T, S] in compute dtype (or undefined: no masking needed)
-  bool causal = false;   // with no bias: plain causal attention over the T inputs (no cache, no padding)
+  at::Tensor cos, sin;  // [B, T, head_dim]
+  at::Tensor bias;      // additive mask [B, 1, T, S] in compute dtype (or undefined: no masking needed)
+  bool causal = false;  // with no bias: plain causal attention over the T inputs (no cache, no padding)
   KVCache* cache = nullptr;
   // Static-shape decoding (CUDA graphs): the new keys/values go to cache slot `write_slot` (a device tensor
   // [1]) and attention spans the whole cache capacity, masked by `bias`; no host-side shape changes.

@@ -12,9 +12,9 @@ namespace mome::llm {
 struct RopeConfig {
   std::string type = "default";  // default | linear | llama3
   double theta = 10000.0;
-  double factor = 1.0;            // linear and llama3
-  double low_freq_factor = 1.0;   // llama3
-  double high_freq_factor = 4.0;  // llama3
+  double factor = 1.0;                              // linear and llama3
+  double low_freq_factor = 1.0;                     // llama3
+  double high_freq_factor = 4.0;                    // llama3
   int64_t original_max_position_embeddings = 8192;  // llama3
 };
 
