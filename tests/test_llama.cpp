@@ -24,6 +24,15 @@ std::vector<std::vector<int64_t>> Ids(const nlohmann::json& j) {
   return j.get<std::vector<std::vector<int64_t>>>();
 }
 
+// The generation settings the fixture's HF `generate` calls used.
+decode::GenerateOptions OptionsOf(const nlohmann::json& expected) {
+  decode::GenerateOptions options;
+  options.max_new_tokens = expected["max_new_tokens"].get<int64_t>();
+  options.eos_token_ids = {expected["eos_token_id"].get<int64_t>()};
+  options.pad_token_id = expected["pad_token_id"].get<int64_t>();
+  return options;
+}
+
 double RelativeMaxError(const at::Tensor& got, const at::Tensor& want) {
   return (got - want).abs().max().item<double>() / want.abs().max().item<double>();
 }
@@ -36,11 +45,8 @@ class LlamaParity : public ::testing::TestWithParam<const char*> {
     model_ = llm::LoadLlama(dir_, torch::kCPU, torch::kFloat);
   }
   std::vector<std::vector<int64_t>> Generate(const std::vector<std::vector<int64_t>>& prompts, int64_t beams) {
-    decode::GenerateOptions options;
-    options.max_new_tokens = expected_["max_new_tokens"].get<int64_t>();
+    decode::GenerateOptions options = OptionsOf(expected_);
     options.beam_size = beams;
-    options.eos_token_ids = {expected_["eos_token_id"].get<int64_t>()};
-    options.pad_token_id = expected_["pad_token_id"].get<int64_t>();
     std::vector<std::vector<int64_t>> out;
     for (const auto& h : decode::GenerateFromIds(*model_, prompts, options)) out.push_back(h.ids);
     return out;
@@ -107,10 +113,7 @@ TEST_P(LlamaParity, GeneratorReusedAcrossBatchesGivesTheSameIds) {
   // One Generator keeps its cache (and CUDA graph) between calls; prompts of other lengths must not see
   // anything of the previous ones.
   const auto prompts = Ids(expected_["prompts"]);
-  decode::GenerateOptions options;
-  options.max_new_tokens = expected_["max_new_tokens"].get<int64_t>();
-  options.eos_token_ids = {expected_["eos_token_id"].get<int64_t>()};
-  options.pad_token_id = expected_["pad_token_id"].get<int64_t>();
+  decode::GenerateOptions options = OptionsOf(expected_);
   for (int64_t beams : {1, 4}) {
     options.beam_size = beams;
     decode::Generator generator(*model_, options);
@@ -193,10 +196,7 @@ TEST(LlamaCuda, MatchesTransformersInF32AndBf16) {
       std::cerr << name << " cuda " << c10::toString(dtype) << ": relative max logit error " << error << "\n";
       EXPECT_LT(error, tolerance) << name << " " << c10::toString(dtype);
       if (dtype == torch::kFloat) {
-        decode::GenerateOptions options;
-        options.max_new_tokens = expected["max_new_tokens"].get<int64_t>();
-        options.eos_token_ids = {expected["eos_token_id"].get<int64_t>()};
-        options.pad_token_id = expected["pad_token_id"].get<int64_t>();
+        decode::GenerateOptions options = OptionsOf(expected);
         for (int64_t beams : {1, 4}) {
           options.beam_size = beams;
           std::vector<std::vector<int64_t>> got_ids;
