@@ -130,9 +130,14 @@ LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& c, int64_t layer_index
 
 at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const AttentionContext& context) const {
   const int64_t b = x.size(0), t = x.size(1);
-  at::Tensor q = q_proj->forward(x).view({b, t, heads_, head_dim_}).transpose(1, 2);
+  at::Tensor q = q_proj->forward(x), v = v_proj->forward(x);
+  if (context.hooks) {
+    if (at::Tensor dq = context.hooks->QueryDelta(layer_index_, x); dq.defined()) q = q + dq;
+    if (at::Tensor dv = context.hooks->ValueDelta(layer_index_, x); dv.defined()) v = v + dv;
+  }
+  q = q.view({b, t, heads_, head_dim_}).transpose(1, 2);
   at::Tensor k = k_proj->forward(x).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
-  at::Tensor v = v_proj->forward(x).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
+  v = v.view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
   const at::Tensor cos = context.cos.unsqueeze(1), sin = context.sin.unsqueeze(1);
   q = ApplyRotary(q, cos, sin);
   k = ApplyRotary(k, cos, sin);
@@ -171,7 +176,8 @@ at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) const {
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& c, int64_t layer_index,
-                                             const at::TensorOptions& options) {
+                                             const at::TensorOptions& options)
+    : layer_index_(layer_index) {
   self_attn = register_module("self_attn", LlamaAttention(c, layer_index, options));
   mlp = register_module("mlp", LlamaMLP(c, options));
   input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
@@ -180,8 +186,19 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& c, int64_t layer
 }
 
 at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& h, const AttentionContext& context) const {
-  const at::Tensor after_attention = h + self_attn->forward(input_layernorm->forward(h), context);
-  return after_attention + mlp->forward(post_attention_layernorm->forward(after_attention));
+  const at::Tensor normed = input_layernorm->forward(h);
+  at::Tensor after_attention = h + self_attn->forward(normed, context);
+  const LayerHooks* hooks = context.hooks;
+  if (hooks)
+    if (at::Tensor extra = hooks->AttentionParallel(layer_index_, normed); extra.defined())
+      after_attention = after_attention + extra;
+  const at::Tensor normed_post = post_attention_layernorm->forward(after_attention);
+  at::Tensor out = after_attention + mlp->forward(normed_post);
+  if (hooks) {
+    if (at::Tensor extra = hooks->MlpParallel(layer_index_, normed_post); extra.defined()) out = out + extra;
+    if (at::Tensor extra = hooks->LayerParallel(layer_index_, normed); extra.defined()) out = out + extra;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- model
@@ -226,7 +243,7 @@ at::Tensor BuildAttentionBias(const at::Tensor& key_valid, int64_t query_start, 
 }  // namespace
 
 at::Tensor LlamaModelImpl::forward(const at::Tensor& inputs_embeds, const at::Tensor& positions,
-                                   const at::Tensor& valid, KVCache* cache) const {
+                                   const at::Tensor& valid, KVCache* cache, const ForwardExtras& extras) const {
   MOME_CHECK(inputs_embeds.dim() == 3 && inputs_embeds.size(2) == config_.hidden_size, ErrorCode::kShapeMismatch,
              "Llama inputs_embeds must be [B, T, ", config_.hidden_size, "], got ", inputs_embeds.sizes());
   const int64_t b = inputs_embeds.size(0), t = inputs_embeds.size(1);
@@ -250,19 +267,25 @@ at::Tensor LlamaModelImpl::forward(const at::Tensor& inputs_embeds, const at::Te
     context.causal = true;
   }
 
+  context.hooks = extras.hooks;
+  if (extras.layer_outputs) extras.layer_outputs->clear();
   at::Tensor h = inputs_embeds;
-  for (const auto& layer : *layers) h = layer->as<LlamaDecoderLayer>()->forward(h, context);
+  for (const auto& layer : *layers) {
+    h = layer->as<LlamaDecoderLayer>()->forward(h, context);
+    if (extras.layer_outputs) extras.layer_outputs->push_back(h);
+  }
   if (cache) cache->EndStep(t);
   return norm->forward(h);
 }
 
 at::Tensor LlamaModelImpl::ForwardStatic(const at::Tensor& inputs_embeds, const at::Tensor& positions,
-                                         const at::Tensor& slot, KVCache& cache) const {
+                                         const at::Tensor& slot, KVCache& cache, const LayerHooks* hooks) const {
   const c10::ScalarType dtype = inputs_embeds.scalar_type();
   AttentionContext context;
   std::tie(context.cos, context.sin) = rotary_.Compute(positions, dtype);
   context.cache = &cache;
   context.write_slot = slot;
+  context.hooks = hooks;
   at::Tensor valid = cache.valid();
   valid.index_fill_(1, slot, true);
   const int64_t capacity = cache.capacity();
@@ -286,8 +309,8 @@ at::Tensor LlamaForCausalLMImpl::Logits(const at::Tensor& hidden) const {
 }
 
 at::Tensor LlamaForCausalLMImpl::forward(const at::Tensor& inputs_embeds, const at::Tensor& positions,
-                                         const at::Tensor& valid, KVCache* cache) const {
-  return Logits(model->forward(inputs_embeds, positions, valid, cache));
+                                         const at::Tensor& valid, KVCache* cache, const ForwardExtras& extras) const {
+  return Logits(model->forward(inputs_embeds, positions, valid, cache, extras));
 }
 
 at::Tensor PositionsFromMask(const at::Tensor& valid, const at::Tensor& offset) {

@@ -8,6 +8,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "mome/llm/kv_cache.h"
+#include "mome/llm/layer_hooks.h"
 #include "mome/llm/llama_config.h"
 
 namespace mome::llm {
@@ -62,6 +63,7 @@ struct AttentionContext {
   // Static-shape decoding (CUDA graphs): the new keys/values go to cache slot `write_slot` (a device tensor
   // [1]) and attention spans the whole cache capacity, masked by `bias`; no host-side shape changes.
   at::Tensor write_slot;
+  const LayerHooks* hooks = nullptr;  // adapters, when any
 };
 
 class LlamaAttentionImpl : public torch::nn::Module {
@@ -90,6 +92,9 @@ class LlamaDecoderLayerImpl : public torch::nn::Module {
   LlamaAttention self_attn{nullptr};
   LlamaMLP mlp{nullptr};
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+
+ private:
+  int64_t layer_index_;
 };
 TORCH_MODULE(LlamaDecoderLayer);
 
@@ -100,12 +105,12 @@ class LlamaModelImpl : public torch::nn::Module {
   // inputs_embeds [B, T, d]; positions [B, T]; valid [B, T] bool (undefined = no padding); cache optional.
   // Returns the final-normed hidden states [B, T, d].
   at::Tensor forward(const at::Tensor& inputs_embeds, const at::Tensor& positions, const at::Tensor& valid,
-                     KVCache* cache) const;
+                     KVCache* cache, const ForwardExtras& extras = {}) const;
   // One decoding step with shapes that never change (capturable in a CUDA graph): inputs_embeds [B, 1, d],
   // positions [B, 1], `slot` a device tensor [1] naming the cache slot to fill. The caller advances the
   // cache's host-side length (EndStep) itself.
   at::Tensor ForwardStatic(const at::Tensor& inputs_embeds, const at::Tensor& positions, const at::Tensor& slot,
-                           KVCache& cache) const;
+                           KVCache& cache, const LayerHooks* hooks = nullptr) const;
   Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
@@ -122,7 +127,7 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   LlamaForCausalLMImpl(const LlamaConfig& config, const at::TensorOptions& options);
   // Logits [B, T, vocab] for every input position (float32 when compute is float32, else compute dtype).
   at::Tensor forward(const at::Tensor& inputs_embeds, const at::Tensor& positions, const at::Tensor& valid,
-                     KVCache* cache) const;
+                     KVCache* cache, const ForwardExtras& extras = {}) const;
   at::Tensor Logits(const at::Tensor& hidden) const;
   const LlamaConfig& config() const { return config_; }
   const at::TensorOptions& options() const { return options_; }

@@ -1,0 +1,77 @@
+#include "mome/adapters/mome.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <cmath>
+
+#include "mome/core/error.h"
+
+namespace mome::adapters {
+
+MoMEAdapterImpl::MoMEAdapterImpl(const MoMEOptions& o, const at::TensorOptions& t) : options_(o) {
+  MOME_CHECK(o.dim > 0 && o.num_experts > 0 && o.bottleneck > 0 && o.num_shared >= 0 && o.num_scales > 0,
+             ErrorCode::kInvalidArgument, "MoME needs dim, num_experts, bottleneck, num_scales > 0 and num_shared >= 0");
+  MOME_CHECK(o.top_k.size() == 1 || static_cast<int64_t>(o.top_k.size()) == o.num_scales,
+             ErrorCode::kInvalidArgument, "MoME top_k must have 1 or num_scales (", o.num_scales, ") values, got ",
+             o.top_k.size());
+  for (int64_t k : o.top_k)
+    MOME_CHECK(k >= 1 && k <= o.num_experts, ErrorCode::kInvalidArgument, "MoME top_k ", k, " must be in [1, ",
+               o.num_experts, "]");
+  const int64_t experts = o.num_experts + o.num_shared;
+  torch::NoGradGuard no_grad;
+  // Xavier-uniform on the down projection; zeros on the up projection, so training starts from the frozen model.
+  const double bound = std::sqrt(6.0 / static_cast<double>(o.dim + o.bottleneck));
+  down_weight = register_parameter("down_weight", at::empty({experts, o.bottleneck, o.dim}, t).uniform_(-bound, bound));
+  down_bias = register_parameter("down_bias", at::zeros({experts, o.bottleneck}, t));
+  up_weight = register_parameter("up_weight", at::zeros({experts, o.dim, o.bottleneck}, t));
+  up_bias = register_parameter("up_bias", at::zeros({experts, o.dim}, t));
+  // Router: nn.Linear's default init (uniform ±1/sqrt(d)).
+  const double router_bound = 1.0 / std::sqrt(static_cast<double>(o.dim));
+  const int64_t routers = o.shared_router ? 1 : o.num_scales;
+  for (int64_t r = 0; r < routers; ++r)
+    router_weights.push_back(register_parameter(
+        "router_" + std::to_string(r), at::empty({o.num_experts, o.dim}, t).uniform_(-router_bound, router_bound)));
+}
+
+int64_t MoMEAdapterImpl::TopK(int64_t scale) const {
+  MOME_CHECK(scale >= 0 && scale < options_.num_scales, ErrorCode::kInvalidArgument, "Matryoshka scale ", scale,
+             " outside [0, ", options_.num_scales, ")");
+  return options_.top_k.size() == 1 ? options_.top_k[0] : options_.top_k[scale];
+}
+
+std::pair<at::Tensor, at::Tensor> MoMEAdapterImpl::Route(const at::Tensor& x2d, int64_t scale,
+                                                         at::Tensor* probs_out) const {
+  const int64_t k = TopK(scale);
+  const at::Tensor& router = router_weights[options_.shared_router ? 0 : scale];
+  // Softmax in float32 whatever the compute dtype, as the reference does.
+  const at::Tensor probs = at::softmax(at::linear(x2d.to(at::kFloat), router.to(at::kFloat)), -1);
+  at::Tensor weights, index;
+  std::tie(weights, index) = probs.topk(k, -1);
+  weights = weights / weights.sum(-1, true);
+  if (probs_out) *probs_out = probs;
+  return {weights, index};
+}
+
+at::Tensor MoMEAdapterImpl::forward(const at::Tensor& x, int64_t scale, std::vector<RouterStats>* stats) const {
+  const int64_t d = options_.dim, n = options_.num_experts, s = options_.num_shared, b = options_.bottleneck;
+  MOME_CHECK(x.size(-1) == d, ErrorCode::kShapeMismatch, "MoME input last dim ", x.size(-1), " != ", d);
+  const at::Tensor x2d = x.reshape({-1, d});
+  at::Tensor probs;
+  const auto [weights, index] = Route(x2d, scale, &probs);
+  // Gates over all experts: the renormalised top-k weights for routed experts, 1 for shared ones.
+  at::Tensor gates = at::zeros({x2d.size(0), n}, probs.options()).scatter(1, index, weights);
+  if (stats) stats->push_back({probs, at::zeros_like(probs).scatter(1, index, 1.0)});
+  if (s > 0) gates = at::cat({gates, at::ones({x2d.size(0), s}, gates.options())}, 1);
+  gates = gates.to(x.scalar_type());
+  // Experts are tiny (b = 12): computing all of them as two GEMMs with inner size E*b beats gathering tokens per
+  // expert; the gate zeroes the experts a token did not choose.
+  const int64_t e = n + s;
+  const at::Tensor hidden = at::gelu(at::linear(x2d, down_weight.reshape({e * b, d}), down_bias.reshape({e * b})));
+  const at::Tensor gated = (hidden.view({-1, e, b}) * gates.unsqueeze(2)).reshape({-1, e * b});
+  const at::Tensor up = up_weight.permute({1, 0, 2}).reshape({d, e * b});
+  const at::Tensor out = at::linear(gated, up) + at::matmul(gates, up_bias);
+  return out.view(x.sizes());
+}
+
+}  // namespace mome::adapters
