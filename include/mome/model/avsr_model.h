@@ -1,0 +1,85 @@
+// The AVSR model: frozen encoders' features -> Matryoshka compression at a chosen rate -> one projector per
+// (modality, rate) -> the prompt of SPEC.md §1 -> the frozen Llama with MoME/LoRA adapters.
+// Encoders are outside this class for now: it takes their features [B, T, d_enc] and lengths, computed once per
+// clip and reused for every rate.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mome/adapters/adapter_set.h"
+#include "mome/llm/llama.h"
+#include "mome/matryoshka/compressor.h"
+#include "mome/matryoshka/projector.h"
+#include "mome/model/prompt.h"
+
+namespace mome::model {
+
+struct AVSRModelOptions {
+  std::string modality = "avsr";  // asr | vsr | avsr
+  std::vector<int64_t> audio_rates = {4, 16};
+  std::vector<int64_t> video_rates = {2, 5};
+  std::string compression = "avg-pool";  // avg-pool | stack
+  int64_t audio_dim = 1024;              // encoder widths (Whisper-medium, AV-HuBERT Large)
+  int64_t video_dim = 1024;
+  int64_t projector_hidden = 2048;
+  bool projector_layer_norm = false;
+  adapters::AdapterOptions adapters;  // num_scales is set to the number of rate pairs
+};
+
+// A (audio rate, video rate) pair; 0 for an absent modality.
+struct RatePair {
+  int64_t audio = 0, video = 0;
+  bool operator<(const RatePair& o) const { return audio != o.audio ? audio < o.audio : video < o.video; }
+};
+
+struct ModelInputs {
+  at::Tensor audio, audio_lengths;  // [B, Ta, d_a], [B] (undefined for VSR)
+  at::Tensor video, video_lengths;  // [B, Tv, d_v], [B] (undefined for ASR)
+  std::vector<std::vector<int64_t>> instruction_ids;  // per row (tokenised without BOS/EOS)
+  std::vector<std::vector<int64_t>> transcript_ids;   // per row; empty at inference
+};
+
+struct ModelOutput {
+  at::Tensor logits;                     // [B, S, vocab]
+  PromptBatch prompt;                    // labels, masks, BOS positions
+  std::vector<at::Tensor> layer_outputs;  // when requested
+};
+
+class AVSRModelImpl : public torch::nn::Module {
+ public:
+  AVSRModelImpl(const AVSRModelOptions& options, llm::LlamaForCausalLM llm, const at::TensorOptions& tensor_options);
+
+  // Every trained pair: the Matryoshka scales, in order (scale index = position).
+  const std::vector<RatePair>& rate_pairs() const { return pairs_; }
+  int64_t ScaleOf(const RatePair& pair) const;  // throws naming the trained pairs when `pair` is not one
+
+  // The prompt embeddings for one rate pair (left padding for generation, right for training).
+  PromptBatch BuildPrompt(const ModelInputs& inputs, const RatePair& pair, PaddingSide side, bool with_transcript);
+  ModelOutput Forward(const ModelInputs& inputs, const RatePair& pair, bool collect_layer_outputs);
+
+  const llm::LlamaForCausalLM& llm() const { return llm_; }
+  adapters::AdapterSet& adapter_set() { return adapters_; }
+  const PromptTokenIds& token_ids() const { return token_ids_; }
+
+  at::Tensor special_embeddings;  // [4, d] trainable: <audio> </audio> <video> </video>
+
+ private:
+  at::Tensor Embed(const std::vector<int64_t>& ids) const;
+  at::Tensor Project(const at::Tensor& features, const at::Tensor& lengths, int64_t rate, bool audio,
+                     std::vector<at::Tensor>* rows) const;
+
+  AVSRModelOptions options_;
+  llm::LlamaForCausalLM llm_;
+  adapters::AdapterSet adapters_{nullptr};
+  std::map<int64_t, matryoshka::Projector> audio_projectors_, video_projectors_;
+  std::vector<RatePair> pairs_;
+  PromptTokenIds token_ids_;
+};
+TORCH_MODULE(AVSRModel);
+
+}  // namespace mome::model

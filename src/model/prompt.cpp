@@ -1,0 +1,97 @@
+#include "mome/model/prompt.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "mome/core/error.h"
+
+namespace mome::model {
+namespace {
+
+constexpr int64_t kIgnore = -100;
+
+struct Row {
+  std::vector<at::Tensor> pieces;  // embeddings in order
+  std::vector<int64_t> targets;    // per position: the label (next token) or kIgnore
+  int64_t length = 0;
+  int64_t first_output = 0;  // index of the first transcript token (== length without transcript)
+};
+
+}  // namespace
+
+PromptBatch AssemblePrompts(const std::vector<PromptPieces>& rows, const PromptTokenIds& ids,
+                            const std::function<at::Tensor(const std::vector<int64_t>&)>& embed, PaddingSide side,
+                            bool with_transcript) {
+  MOME_CHECK(!rows.empty(), ErrorCode::kInvalidArgument, "no prompts to assemble");
+  std::vector<Row> built;
+  c10::optional<at::TensorOptions> options;
+  int64_t dim = -1;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const PromptPieces& p = rows[r];
+    MOME_CHECK(p.audio.defined() || p.video.defined(), ErrorCode::kInvalidArgument, "prompt ", r,
+               " has neither audio nor video tokens");
+    Row row;
+    std::vector<int64_t> token_ids;  // the ids of every position (-1 for modality features)
+    auto text = [&](const std::vector<int64_t>& t) {
+      if (t.empty()) return;
+      row.pieces.push_back(embed(t));
+      token_ids.insert(token_ids.end(), t.begin(), t.end());
+    };
+    auto features = [&](const at::Tensor& f, int64_t start, int64_t end, const char* what) {
+      if (!f.defined()) return;
+      MOME_CHECK(f.dim() == 2 && (dim < 0 || f.size(1) == dim), ErrorCode::kShapeMismatch, "prompt ", r, ": ", what,
+                 " tokens must be [n, ", dim, "], got ", f.sizes());
+      text({start});
+      row.pieces.push_back(f);
+      token_ids.insert(token_ids.end(), f.size(0), -1);
+      text({end});
+    };
+    text({ids.bos});
+    dim = row.pieces[0].size(1);
+    if (!options) options = row.pieces[0].options();
+    features(p.audio, ids.audio_start, ids.audio_end, "audio");
+    features(p.video, ids.video_start, ids.video_end, "video");
+    text(p.instruction_ids);
+    row.first_output = static_cast<int64_t>(token_ids.size());
+    if (with_transcript) {
+      text(p.transcript_ids);
+      text({ids.eos});
+    }
+    row.length = static_cast<int64_t>(token_ids.size());
+    row.targets.assign(row.length, kIgnore);
+    // Position t predicts token t+1: label it when t+1 is transcript or EOS.
+    for (int64_t t = row.first_output - 1; with_transcript && t + 1 < row.length; ++t) row.targets[t] = token_ids[t + 1];
+    built.push_back(std::move(row));
+  }
+  int64_t width = 0;
+  for (const auto& row : built) width = std::max(width, row.length);
+  const int64_t b = static_cast<int64_t>(built.size());
+  const auto cpu_long = at::TensorOptions().dtype(at::kLong);
+  PromptBatch out;
+  out.embeds = at::zeros({b, width, dim}, *options);
+  at::Tensor valid = at::zeros({b, width}, cpu_long.dtype(at::kBool));
+  at::Tensor labels = at::full({b, width}, kIgnore, cpu_long);
+  at::Tensor positions = at::zeros({b, width}, cpu_long);
+  at::Tensor bos = at::zeros({b}, cpu_long);
+  at::Tensor counted = at::zeros({b, width}, cpu_long.dtype(at::kBool));
+  for (int64_t i = 0; i < b; ++i) {
+    const Row& row = built[i];
+    const int64_t offset = side == PaddingSide::kLeft ? width - row.length : 0;
+    out.embeds[i].narrow(0, offset, row.length).copy_(at::cat(row.pieces, 0));
+    valid[i].narrow(0, offset, row.length).fill_(true);
+    labels[i].narrow(0, offset, row.length).copy_(at::tensor(row.targets, cpu_long));
+    positions[i].narrow(0, offset, row.length).copy_(at::arange(row.length, cpu_long));
+    bos[i] = offset;
+    if (row.first_output > 1) counted[i].narrow(0, offset + 1, row.first_output - 1).fill_(true);
+  }
+  const auto device = out.embeds.device();
+  out.valid = valid.to(device);
+  out.labels = labels.to(device);
+  out.positions = positions.to(device);
+  out.bos_index = bos.to(device);
+  out.counted = counted.to(device);
+  return out;
+}
+
+}  // namespace mome::model
