@@ -44,8 +44,8 @@ std::pair<at::Tensor, at::Tensor> MoMEAdapterImpl::Route(const at::Tensor& x2d, 
                                                          at::Tensor* probs_out) const {
   const int64_t k = TopK(scale);
   const at::Tensor& router = router_weights[options_.shared_router ? 0 : scale];
-  // Softmax in float32 whatever the compute dtype, as the reference does.
-  const at::Tensor probs = at::softmax(at::linear(x2d.to(at::kFloat), router.to(at::kFloat)), -1);
+  // Router logits in the compute dtype (as under the reference's autocast), softmax in float32.
+  const at::Tensor probs = at::softmax(at::linear(x2d, router), -1, at::kFloat);
   at::Tensor weights, index;
   std::tie(weights, index) = probs.topk(k, -1);
   weights = weights / weights.sum(-1, true);
@@ -60,10 +60,11 @@ at::Tensor MoMEAdapterImpl::forward(const at::Tensor& x, int64_t scale, std::vec
   at::Tensor probs;
   const auto [weights, index] = Route(x2d, scale, &probs);
   // Gates over all experts: the renormalised top-k weights for routed experts, 1 for shared ones.
-  at::Tensor gates = at::zeros({x2d.size(0), n}, probs.options()).scatter(1, index, weights);
-  if (stats) stats->push_back({probs, at::zeros_like(probs).scatter(1, index, 1.0)});
-  if (s > 0) gates = at::cat({gates, at::ones({x2d.size(0), s}, gates.options())}, 1);
-  gates = gates.to(x.scalar_type());
+  // (Few, large ops: eager training is bound by per-op host cost on the GPU.)
+  at::Tensor gates = at::zeros({x2d.size(0), n + s}, x.options());
+  gates.scatter_(1, index, weights.to(x.scalar_type()));
+  if (s > 0) gates.narrow(1, n, s).fill_(1.0);
+  if (stats) stats->push_back({probs, index});
   // Experts are tiny (b = 12): computing all of them as two GEMMs with inner size E*b beats gathering tokens per
   // expert; the gate zeroes the experts a token did not choose.
   const int64_t e = n + s;

@@ -27,7 +27,8 @@ at::Tensor LoadBalancingLoss(const std::vector<adapters::RouterStats>& stats, co
     probs.push_back(s.probs);
     chosen.push_back(s.chosen);
   }
-  const at::Tensor p = at::cat(probs, 0), c = at::cat(chosen, 0);
+  const at::Tensor p = at::cat(probs, 0);
+  const at::Tensor c = at::zeros_like(p).scatter_(1, at::cat(chosen, 0), 1.0);  // k-hot choices
   const int64_t experts = p.size(1);
   if (!token_mask.defined()) return experts * (c.mean(0) * p.mean(0)).sum();
   const at::Tensor w = token_mask.to(at::kFloat).reshape({-1}).repeat({static_cast<int64_t>(stats.size())});

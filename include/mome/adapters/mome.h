@@ -25,7 +25,7 @@ struct MoMEOptions {
 // What the router did in one forward pass, for the load-balancing loss.
 struct RouterStats {
   at::Tensor probs;   // [tokens, N] float32 router probabilities
-  at::Tensor chosen;  // [tokens, N] float32 k-hot mask of the selected experts
+  at::Tensor chosen;  // [tokens, k] indices of the selected experts
 };
 
 class MoMEAdapterImpl : public torch::nn::Module {

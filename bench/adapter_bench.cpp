@@ -1,0 +1,96 @@
+// adapter_bench: forward+backward cost of the frozen Llama with no adapters, LoRA (SS) and MoME, as in a
+// training step (issue 4's overhead target: MoME <= 1.10x LoRA).
+//   adapter_bench --config llama/config.json --device cuda --dtype bf16 --batch 8 --tokens 300 --repeat 10
+// Random weights of the config's shapes; loss = cross-entropy on random labels; medians after a warm-up.
+#include <ATen/ATen.h>
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "mome/adapters/adapter_set.h"
+#include "mome/core/cli.h"
+#include "mome/core/device.h"
+#include "mome/llm/llama.h"
+#include "mome/train/losses.h"
+#include "tool_main.h"
+
+namespace mome {
+namespace {
+
+int Main(int argc, char** argv) {
+  CliParser cli("adapter_bench", "Times forward+backward of the frozen Llama with LoRA and MoME adapters.");
+  cli.AddRequired("--config", "FILE", "Llama config.json (shapes only; weights are random)")
+      .AddOption("--device", "cpu|cuda", "device", "cpu")
+      .AddOption("--dtype", "f32|bf16|auto", "compute dtype", "auto")
+      .AddOption("--batch", "N", "sequences", "8")
+      .AddOption("--tokens", "N", "tokens per sequence", "300")
+      .AddOption("--repeat", "N", "timed steps (median reported)", "10");
+  if (!cli.Parse(argc, argv)) return 0;
+  const c10::Device device = ParseDevice(cli.GetString("--device"));
+  const c10::ScalarType dtype = ParseDtype(cli.GetString("--dtype"), device);
+  const auto options = at::TensorOptions().device(device).dtype(dtype);
+  const llm::LlamaConfig config = llm::LlamaConfig::FromJsonFile(cli.GetString("--config"));
+  llm::LlamaForCausalLM model(config, options);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.normal_(0.0, 0.02);
+  }
+  const int64_t b = cli.GetInt("--batch"), t = cli.GetInt("--tokens"), repeat = cli.GetInt("--repeat");
+  const at::Tensor embeds = at::randn({b, t, config.hidden_size}, options);
+  const at::Tensor positions = at::arange(t, options.dtype(at::kLong)).unsqueeze(0).expand({b, t});
+  const at::Tensor labels = at::randint(0, config.vocab_size, {b, t}, options.dtype(at::kLong));
+
+  auto time_steps = [&](adapters::AdapterSet& set) {
+    std::vector<torch::Tensor> trainable = set->parameters();
+    std::vector<double> ms;
+    for (int64_t r = -2; r < repeat; ++r) {  // two warm-up steps
+      if (device.is_cuda()) torch::cuda::synchronize();
+      const auto start = std::chrono::steady_clock::now();
+      llm::ForwardExtras extras;
+      extras.hooks = set.get();
+      const at::Tensor logits = model->forward(embeds, positions, {}, nullptr, extras);
+      const at::Tensor loss = train::CrossEntropy(logits, labels);
+      loss.backward();
+      for (auto& p : trainable) p.mutable_grad() = at::Tensor();
+      if (device.is_cuda()) torch::cuda::synchronize();
+      if (r >= 0) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+  };
+
+  adapters::AdapterOptions lora;
+  lora.kind = "lora";
+  lora.lora_variant = "ss";
+  lora.lora_reduction = 32;
+  lora.num_scales = 4;
+  adapters::AdapterSet lora_set(lora, config, options);
+  adapters::AdapterOptions mome;
+  mome.kind = "mome";
+  mome.placement = "layer";
+  mome.num_scales = 4;
+  mome.mome.num_experts = 23;
+  mome.mome.top_k = {4};
+  mome.mome.num_shared = 1;
+  mome.mome.bottleneck = 12;
+  adapters::AdapterSet mome_set(mome, config, options);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : mome_set->parameters()) p.normal_(0.0, 0.02);
+  }
+  std::printf("%-22s %10s %12s\n", "adapters", "ms/step", "vs LoRA");
+  const double lora_ms = time_steps(lora_set);
+  const double mome_ms = time_steps(mome_set);
+  std::printf("%-22s %10.2f %12.3f\n", "LoRA SS (r=d/32)", lora_ms, 1.0);
+  std::printf("%-22s %10.2f %12.3f\n", "MoME-23/4 LAYER", mome_ms, mome_ms / lora_ms);
+  return 0;
+}
+
+}  // namespace
+}  // namespace mome
+
+int main(int argc, char** argv) {
+  return mome::tools::RunTool("adapter_bench", [&] { return mome::Main(argc, argv); });
+}
