@@ -184,3 +184,33 @@ TEST(MomeMakeTiny, WritesACheckpointThatMomeLmRuns) {
 
 }  // namespace
 }  // namespace mome
+
+namespace mome {
+namespace {
+
+// The paper's adapter budgets (SPEC.md §2), from the configs alone: no weights exist on this machine.
+TEST(MomeTrain, DryRunGivesThePaperAdapterBudgets) {
+  const std::pair<const char*, double> cases[] = {{"llama-avsr_lora", 27.5},
+                                                  {"mtsk_ss", 27.5},
+                                                  {"mtsk_mss", 55.0},
+                                                  {"mome_23-4_mhsa", 12.7},
+                                                  {"mome_23-4_layer", 12.7}};
+  for (const auto& [name, millions] : cases) {
+    const auto r = testing::RunCommand(std::string(MOME_TRAIN_BIN) + " --config " + MOME_SOURCE_DIR +
+                                       "/configs/paper/" + name + ".yaml --dry-run --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto last = r.out.substr(r.out.rfind('{'));
+    const auto json = nlohmann::json::parse(last);
+    EXPECT_NEAR(json["adapter_active"].get<double>() / 1e6, millions, 0.1) << name;
+    EXPECT_EQ(json["trainable"].get<int64_t>(),
+              json["adapter_total"].get<int64_t>() + json["projectors"].get<int64_t>() +
+                  json["special_embeddings"].get<int64_t>());
+  }
+  const auto bad = testing::RunCommand(std::string(MOME_TRAIN_BIN) + " --config " + MOME_SOURCE_DIR +
+                                       "/configs/paper/mome_23-4_layer.yaml --dry-run --set adapters.top_k=[40]");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("adapters.top_k"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace mome

@@ -47,7 +47,8 @@ at::Tensor RMSNormImpl::forward(const at::Tensor& x) const {
 
 RotaryEmbedding::RotaryEmbedding(const LlamaConfig& config, c10::Device device) {
   const int64_t dim = config.head_dim;
-  const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
+  // Computed on the CPU (a few dozen values; some ops have no meta kernel in LibTorch 1.13), then moved.
+  const auto f32 = at::TensorOptions().dtype(at::kFloat);
   // Same op sequence as HF so that float32 rounding agrees: 1 / theta^(arange(0, dim, 2) / dim).
   at::Tensor exponent = at::arange(0, dim, 2, f32.dtype(at::kLong)).to(at::kFloat) / static_cast<double>(dim);
   at::Tensor inv_freq = 1.0 / at::pow(config.rope.theta, exponent);
@@ -66,7 +67,7 @@ RotaryEmbedding::RotaryEmbedding(const LlamaConfig& config, c10::Device device) 
     const at::Tensor is_medium = (wavelen >= high_freq_wavelen).logical_and(wavelen <= low_freq_wavelen);
     inv_freq = at::where(is_medium, smoothed, scaled);
   }
-  inv_freq_ = inv_freq.to(f32);
+  inv_freq_ = device.is_meta() ? at::empty(inv_freq.sizes(), f32.device(device)) : inv_freq.to(device);
 }
 
 std::pair<at::Tensor, at::Tensor> RotaryEmbedding::Compute(const at::Tensor& positions, c10::ScalarType dtype) const {

@@ -1,0 +1,159 @@
+#include "mome/model/model_config.h"
+
+#include "mome/core/error.h"
+
+namespace mome::model {
+
+void LlmSection::Visit(ConfigVisitor& v) {
+  v.Field("preset", preset, "llama-3.2-1b | llama-3.2-3b | llama-3.1-8b, or empty to read path/config.json");
+  v.Field("path", path, "HF checkpoint folder (config.json + safetensors + tokenizer)");
+}
+
+void LlmSection::Validate() const {
+  ConfigRequire(!preset.empty() || !path.empty(), "preset", "give a preset or a path");
+  if (!preset.empty()) ConfigRequireOneOf(preset, {"llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b"}, "preset");
+}
+
+void EncoderSection::Visit(ConfigVisitor& v) {
+  v.Field("preset", preset, "whisper-small | whisper-medium | avhubert-base | avhubert-large | empty");
+  v.Field("path", path, "encoder checkpoint");
+  v.Field("dim", dim, "output width; 0 takes the preset's");
+}
+
+void AdaptersSection::Visit(ConfigVisitor& v) {
+  v.Field("kind", kind, "mome | lora | none");
+  v.Field("placement", placement, "MoME placement: mhsa | ffn | layer");
+  v.Field("layers", layers, "decoder layers with adapters; empty = all");
+  v.Field("num_experts", num_experts, "MoME routed experts");
+  v.Field("top_k", top_k, "MoME experts per token: one value, or one per rate pair");
+  v.Field("num_shared", num_shared, "MoME shared (always-on) experts");
+  v.Field("bottleneck", bottleneck, "MoME expert bottleneck width");
+  v.Field("shared_router", shared_router, "one router for every rate pair (false: one per pair, the ablation)");
+  v.Field("lora_variant", lora_variant, "LoRA Matryoshka variant: ms | ss | mss");
+  v.Field("lora_reduction", lora_reduction, "LoRA rank = d / reduction");
+  v.Field("lora_alpha", lora_alpha, "LoRA scaling = alpha / reduction");
+}
+
+void AdaptersSection::Validate() const {
+  ConfigRequireOneOf(kind, {"mome", "lora", "none"}, "kind");
+  ConfigRequireOneOf(placement, {"mhsa", "ffn", "layer"}, "placement");
+  ConfigRequireOneOf(lora_variant, {"ms", "ss", "mss"}, "lora_variant");
+  ConfigRequire(num_experts > 0 && bottleneck > 0 && num_shared >= 0, "num_experts",
+                "num_experts and bottleneck must be positive, num_shared >= 0");
+  ConfigRequire(!top_k.empty(), "top_k", "needs at least one value");
+  for (int64_t k : top_k) ConfigRequire(k >= 1 && k <= num_experts, "top_k", "values must be in [1, num_experts]");
+  ConfigRequire(lora_reduction > 0, "lora_reduction", "must be positive");
+}
+
+void LossSection::Visit(ConfigVisitor& v) {
+  v.Field("load_balancing", load_balancing, "weight of the Switch load-balancing loss (MoME)");
+  v.Field("decorrelation", decorrelation, "lambda of the BOS decorrelation loss; 0 = off, paper 1e4");
+  v.Field("decorrelation_layers", decorrelation_layers, "layers (1-based) it applies to; empty = 1..L-1");
+}
+
+void ModelSection::Visit(ConfigVisitor& v) {
+  v.Field("modality", modality, "asr | vsr | avsr");
+  v.Field("audio_rates", audio_rates, "Matryoshka audio compression rates");
+  v.Field("video_rates", video_rates, "Matryoshka video compression rates");
+  v.Field("compression", compression, "avg-pool | stack");
+  v.Field("projector_hidden", projector_hidden, "projector hidden width");
+  v.Field("projector_layer_norm", projector_layer_norm, "LayerNorm after each projector");
+  v.Field("instruction", instruction, "prompt instruction; empty = the modality's default");
+}
+
+void ModelSection::Validate() const {
+  ConfigRequireOneOf(modality, {"asr", "vsr", "avsr"}, "modality");
+  ConfigRequireOneOf(compression, {"avg-pool", "stack"}, "compression");
+  for (int64_t r : audio_rates) ConfigRequire(r >= 1, "audio_rates", "rates must be >= 1");
+  for (int64_t r : video_rates) ConfigRequire(r >= 1, "video_rates", "rates must be >= 1");
+  ConfigRequire(modality == "vsr" || !audio_rates.empty(), "audio_rates", "needed for ", modality);
+  ConfigRequire(modality == "asr" || !video_rates.empty(), "video_rates", "needed for ", modality);
+  ConfigRequire(projector_hidden > 0, "projector_hidden", "must be positive");
+}
+
+void ModelConfig::Visit(ConfigVisitor& v) {
+  v.Section("llm", llm, "the frozen Llama decoder");
+  v.Section("audio_encoder", audio_encoder, "the frozen audio encoder (Whisper)");
+  v.Section("video_encoder", video_encoder, "the frozen visual encoder (AV-HuBERT)");
+  v.Section("model", model, "Matryoshka rates, projectors, prompt");
+  v.Section("adapters", adapters, "MoME or LoRA inside the LLM");
+  v.Section("loss", loss, "loss weights");
+}
+
+llm::LlamaConfig LlamaPreset(const std::string& name) {
+  llm::LlamaConfig c;
+  c.vocab_size = 128256;
+  c.max_position_embeddings = 131072;
+  c.rms_norm_eps = 1e-5;
+  c.rope.type = "llama3";
+  c.rope.theta = 500000.0;
+  c.rope.factor = name == "llama-3.1-8b" ? 8.0 : 32.0;
+  c.rope.original_max_position_embeddings = 8192;
+  c.bos_token_id = 128000;
+  c.eos_token_ids = {128001};
+  c.torch_dtype = "bfloat16";
+  c.num_key_value_heads = 8;
+  c.head_dim = 128;
+  if (name == "llama-3.2-1b") {
+    c.hidden_size = 2048, c.intermediate_size = 8192, c.num_hidden_layers = 16, c.num_attention_heads = 32;
+    c.head_dim = 64, c.tie_word_embeddings = true;
+  } else if (name == "llama-3.2-3b") {
+    c.hidden_size = 3072, c.intermediate_size = 8192, c.num_hidden_layers = 28, c.num_attention_heads = 24;
+    c.tie_word_embeddings = true;
+  } else if (name == "llama-3.1-8b") {
+    c.hidden_size = 4096, c.intermediate_size = 14336, c.num_hidden_layers = 32, c.num_attention_heads = 32;
+  } else {
+    MOME_FAIL(ErrorCode::kInvalidArgument, "unknown LLM preset '", name,
+              "' (llama-3.2-1b, llama-3.2-3b, llama-3.1-8b)");
+  }
+  return c;
+}
+
+llm::LlamaConfig ResolveLlmConfig(const LlmSection& section) {
+  return section.preset.empty() ? llm::LlamaConfig::FromJsonFile(section.path) : LlamaPreset(section.preset);
+}
+
+int64_t EncoderPresetDim(const std::string& name) {
+  if (name == "whisper-small" || name == "avhubert-base") return 768;
+  if (name == "whisper-medium" || name == "avhubert-large") return 1024;
+  MOME_FAIL(ErrorCode::kInvalidArgument, "unknown encoder preset '", name,
+            "' (whisper-small, whisper-medium, avhubert-base, avhubert-large)");
+}
+
+std::string DefaultInstruction(const std::string& modality) {
+  if (modality == "asr") return "Transcribe speech to text.";
+  if (modality == "vsr") return "Transcribe video to text.";
+  return "Transcribe speech and video to text.";
+}
+
+AVSRModelOptions ToModelOptions(const ModelConfig& c) {
+  AVSRModelOptions o;
+  o.modality = c.model.modality;
+  o.audio_rates = c.model.audio_rates;
+  o.video_rates = c.model.video_rates;
+  o.compression = c.model.compression;
+  auto dim = [](const EncoderSection& e) { return e.dim > 0 ? e.dim : (e.preset.empty() ? 0 : EncoderPresetDim(e.preset)); };
+  o.audio_dim = dim(c.audio_encoder);
+  o.video_dim = dim(c.video_encoder);
+  MOME_CHECK(o.modality == "vsr" || o.audio_dim > 0, ErrorCode::kInvalidArgument,
+             "audio_encoder needs a preset or dim for modality ", o.modality);
+  MOME_CHECK(o.modality == "asr" || o.video_dim > 0, ErrorCode::kInvalidArgument,
+             "video_encoder needs a preset or dim for modality ", o.modality);
+  o.projector_hidden = c.model.projector_hidden;
+  o.projector_layer_norm = c.model.projector_layer_norm;
+  const AdaptersSection& a = c.adapters;
+  o.adapters.kind = a.kind;
+  o.adapters.placement = a.placement;
+  o.adapters.layers = a.layers;
+  o.adapters.mome.num_experts = a.num_experts;
+  o.adapters.mome.top_k = a.top_k;
+  o.adapters.mome.num_shared = a.num_shared;
+  o.adapters.mome.bottleneck = a.bottleneck;
+  o.adapters.mome.shared_router = a.shared_router;
+  o.adapters.lora_variant = a.lora_variant;
+  o.adapters.lora_reduction = a.lora_reduction;
+  o.adapters.lora_alpha = a.lora_alpha;
+  return o;
+}
+
+}  // namespace mome::model
