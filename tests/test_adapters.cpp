@@ -63,7 +63,7 @@ TEST(MoME, DenseDispatchEqualsPerTokenExperts) {
   const auto [weights, index] = m->Route(flat, 0);
   auto expert = [&](int64_t e, const at::Tensor& v) {
     const at::Tensor h = torch::gelu(torch::matmul(m->down_weight[e], v) + m->down_bias[e]);
-    return torch::matmul(m->up_weight[e], h) + m->up_bias[e];
+    return torch::matmul(m->up_weight.select(1, e), h) + m->up_bias[e];
   };
   for (int64_t t = 0; t < flat.size(0); ++t) {
     at::Tensor want = expert(6, flat[t]);  // the shared expert, ungated

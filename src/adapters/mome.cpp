@@ -24,7 +24,8 @@ MoMEAdapterImpl::MoMEAdapterImpl(const MoMEOptions& o, const at::TensorOptions& 
   const double bound = std::sqrt(6.0 / static_cast<double>(o.dim + o.bottleneck));
   down_weight = register_parameter("down_weight", at::empty({experts, o.bottleneck, o.dim}, t).uniform_(-bound, bound));
   down_bias = register_parameter("down_bias", at::zeros({experts, o.bottleneck}, t));
-  up_weight = register_parameter("up_weight", at::zeros({experts, o.dim, o.bottleneck}, t));
+  // Laid out [d, E, b] so that all experts' up-projections are one [d, E*b] matrix without a copy.
+  up_weight = register_parameter("up_weight", at::zeros({o.dim, experts, o.bottleneck}, t));
   up_bias = register_parameter("up_bias", at::zeros({experts, o.dim}, t));
   // Router: nn.Linear's default init (uniform ±1/sqrt(d)).
   const double router_bound = 1.0 / std::sqrt(static_cast<double>(o.dim));
@@ -70,8 +71,7 @@ at::Tensor MoMEAdapterImpl::forward(const at::Tensor& x, int64_t scale, std::vec
   const int64_t e = n + s;
   const at::Tensor hidden = at::gelu(at::linear(x2d, down_weight.reshape({e * b, d}), down_bias.reshape({e * b})));
   const at::Tensor gated = (hidden.view({-1, e, b}) * gates.unsqueeze(2)).reshape({-1, e * b});
-  const at::Tensor up = up_weight.permute({1, 0, 2}).reshape({d, e * b});
-  const at::Tensor out = at::linear(gated, up) + at::matmul(gates, up_bias);
+  const at::Tensor out = at::linear(gated, up_weight.view({d, e * b})) + at::matmul(gates, up_bias);
   return out.view(x.sizes());
 }
 

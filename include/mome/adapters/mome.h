@@ -39,8 +39,8 @@ class MoMEAdapterImpl : public torch::nn::Module {
   int64_t TopK(int64_t scale) const;
   const MoMEOptions& options() const { return options_; }
 
-  // Experts stacked: the first N are routed, the last S shared. Per expert: down [b, d] + bias [b], up [d, b] +
-  // bias [d] (76,812 parameters for d 3072, b 12).
+  // Experts stacked: the first N are routed, the last S shared. Expert e: down_weight[e] [b, d] + down_bias[e]
+  // [b], up_weight[:, e] [d, b] + up_bias[e] [d] (76,812 parameters for d 3072, b 12).
   at::Tensor down_weight, down_bias, up_weight, up_bias;
   std::vector<at::Tensor> router_weights;  // [N, d] each: one (shared) or one per scale
 
