@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "mome/adapters/adapter_set.h"
+#include "mome/core/error.h"
 #include "mome/llm/llama_loader.h"
 #include "mome/train/losses.h"
 #include "test_helpers.h"
@@ -72,6 +73,34 @@ TEST(MoME, DenseDispatchEqualsPerTokenExperts) {
   }
   ASSERT_EQ(stats.size(), 1u);
   EXPECT_TRUE(torch::equal(stats[0].chosen, index));
+}
+
+TEST(MoME, SortedDispatchEqualsDenseIncludingGradients) {
+  torch::manual_seed(4);
+  MoMEOptions o = SmallMoME(1);
+  o.dispatch = "dense";
+  MoMEAdapter dense(o, torch::TensorOptions());
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : dense->parameters()) p.normal_();
+  }
+  o.dispatch = "sorted";
+  MoMEAdapter sorted(o, torch::TensorOptions());
+  {
+    torch::NoGradGuard no_grad;
+    auto from = dense->parameters();
+    auto to = sorted->parameters();
+    for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+  }
+  const at::Tensor x = torch::randn({3, 7, 16});
+  const at::Tensor a = dense->forward(x, 0), b = sorted->forward(x, 0);
+  EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-5));
+  a.sum().backward();
+  b.sum().backward();
+  auto ga = dense->parameters(), gb = sorted->parameters();
+  for (size_t i = 0; i < ga.size(); ++i) EXPECT_TRUE(torch::allclose(ga[i].grad(), gb[i].grad(), 1e-3, 1e-4)) << i;
+  o.dispatch = "fastest";
+  EXPECT_THROW(MoMEAdapter(o, torch::TensorOptions()), Error);
 }
 
 TEST(Losses, LoadBalancingEqualsHandComputation) {

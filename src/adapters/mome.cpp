@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "mome/core/error.h"
@@ -15,6 +16,8 @@ MoMEAdapterImpl::MoMEAdapterImpl(const MoMEOptions& o, const at::TensorOptions& 
   MOME_CHECK(o.top_k.size() == 1 || static_cast<int64_t>(o.top_k.size()) == o.num_scales,
              ErrorCode::kInvalidArgument, "MoME top_k must have 1 or num_scales (", o.num_scales, ") values, got ",
              o.top_k.size());
+  MOME_CHECK(o.dispatch == "auto" || o.dispatch == "dense" || o.dispatch == "sorted", ErrorCode::kInvalidArgument,
+             "MoME dispatch '", o.dispatch, "' is not one of auto, dense, sorted");
   for (int64_t k : o.top_k)
     MOME_CHECK(k >= 1 && k <= o.num_experts, ErrorCode::kInvalidArgument, "MoME top_k ", k, " must be in [1, ",
                o.num_experts, "]");
@@ -54,6 +57,39 @@ std::pair<at::Tensor, at::Tensor> MoMEAdapterImpl::Route(const at::Tensor& x2d, 
   return {weights, index};
 }
 
+bool MoMEAdapterImpl::UsesSortedDispatch(const at::Tensor& x) const {
+  if (options_.dispatch == "sorted") return true;
+  if (options_.dispatch == "dense") return false;
+  return !x.is_cuda() && options_.num_experts > 4 * *std::max_element(options_.top_k.begin(), options_.top_k.end());
+}
+
+at::Tensor MoMEAdapterImpl::SortedExperts(const at::Tensor& x2d, const at::Tensor& weights,
+                                          const at::Tensor& index) const {
+  const int64_t n = options_.num_experts, s = options_.num_shared, k = index.size(1);
+  auto run_expert = [&](int64_t e, const at::Tensor& rows) {
+    const at::Tensor h = at::gelu(at::linear(rows, down_weight[e], down_bias[e]));
+    return at::linear(h, up_weight.select(1, e), up_bias[e]);
+  };
+  at::Tensor out = at::zeros_like(x2d);
+  for (int64_t e = n; e < n + s; ++e) out = out + run_expert(e, x2d);  // shared experts see every token
+  const at::Tensor flat_expert = index.reshape({-1});
+  const at::Tensor order = flat_expert.argsort();
+  const at::Tensor token_of = order.div(k, "floor");
+  const at::Tensor weight_of = weights.reshape({-1}).index_select(0, order).to(x2d.scalar_type()).unsqueeze(1);
+  // One host read of the per-expert counts, then contiguous slices of the sorted pairs.
+  const at::Tensor counts = at::bincount(flat_expert, {}, n).cpu();
+  int64_t start = 0;
+  for (int64_t e = 0; e < n; ++e) {
+    const int64_t count = counts[e].item<int64_t>();
+    if (count == 0) continue;
+    const at::Tensor tokens_e = token_of.narrow(0, start, count);
+    const at::Tensor y = run_expert(e, x2d.index_select(0, tokens_e)) * weight_of.narrow(0, start, count);
+    out = out.index_add(0, tokens_e, y);
+    start += count;
+  }
+  return out;
+}
+
 at::Tensor MoMEAdapterImpl::forward(const at::Tensor& x, int64_t scale, std::vector<RouterStats>* stats) const {
   const int64_t d = options_.dim, n = options_.num_experts, s = options_.num_shared, b = options_.bottleneck;
   MOME_CHECK(x.size(-1) == d, ErrorCode::kShapeMismatch, "MoME input last dim ", x.size(-1), " != ", d);
@@ -66,6 +102,7 @@ at::Tensor MoMEAdapterImpl::forward(const at::Tensor& x, int64_t scale, std::vec
   gates.scatter_(1, index, weights.to(x.scalar_type()));
   if (s > 0) gates.narrow(1, n, s).fill_(1.0);
   if (stats) stats->push_back({probs, index});
+  if (UsesSortedDispatch(x)) return SortedExperts(x2d, weights, index).view(x.sizes());
   // Experts are tiny (b = 12): computing all of them as two GEMMs with inner size E*b beats gathering tokens per
   // expert; the gate zeroes the experts a token did not choose.
   const int64_t e = n + s;

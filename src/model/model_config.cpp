@@ -29,6 +29,7 @@ void AdaptersSection::Visit(ConfigVisitor& v) {
   v.Field("num_shared", num_shared, "MoME shared (always-on) experts");
   v.Field("bottleneck", bottleneck, "MoME expert bottleneck width");
   v.Field("shared_router", shared_router, "one router for every rate pair (false: one per pair, the ablation)");
+  v.Field("dispatch", dispatch, "MoME expert dispatch: auto | dense | sorted");
   v.Field("lora_variant", lora_variant, "LoRA Matryoshka variant: ms | ss | mss");
   v.Field("lora_reduction", lora_reduction, "LoRA rank = d / reduction");
   v.Field("lora_alpha", lora_alpha, "LoRA scaling = alpha / reduction");
@@ -38,6 +39,7 @@ void AdaptersSection::Validate() const {
   ConfigRequireOneOf(kind, {"mome", "lora", "none"}, "kind");
   ConfigRequireOneOf(placement, {"mhsa", "ffn", "layer"}, "placement");
   ConfigRequireOneOf(lora_variant, {"ms", "ss", "mss"}, "lora_variant");
+  ConfigRequireOneOf(dispatch, {"auto", "dense", "sorted"}, "dispatch");
   ConfigRequire(num_experts > 0 && bottleneck > 0 && num_shared >= 0, "num_experts",
                 "num_experts and bottleneck must be positive, num_shared >= 0");
   ConfigRequire(!top_k.empty(), "top_k", "needs at least one value");
@@ -150,6 +152,7 @@ AVSRModelOptions ToModelOptions(const ModelConfig& c) {
   o.adapters.mome.num_shared = a.num_shared;
   o.adapters.mome.bottleneck = a.bottleneck;
   o.adapters.mome.shared_router = a.shared_router;
+  o.adapters.mome.dispatch = a.dispatch;
   o.adapters.lora_variant = a.lora_variant;
   o.adapters.lora_reduction = a.lora_reduction;
   o.adapters.lora_alpha = a.lora_alpha;

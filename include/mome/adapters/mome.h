@@ -20,6 +20,11 @@ struct MoMEOptions {
   int64_t num_scales = 1;     // Matryoshka scales served (compression-rate pairs)
   std::vector<int64_t> top_k = {4};  // one value for every scale, or one per scale
   bool shared_router = true;  // false: one router per scale (the paper's ablation)
+  // How tokens reach their experts: "dense" computes every expert for every token as two GEMMs and zeroes the
+  // unchosen ones with the gates; "sorted" sorts the (token, expert) pairs by expert and runs each expert on its
+  // tokens only (index_add back); "auto" picks dense on CUDA (no host sync, few launches) and sorted on the CPU
+  // when routing skips most of the work (N/k > 4). bench/adapter_bench measures both.
+  std::string dispatch = "auto";
 };
 
 // What the router did in one forward pass, for the load-balancing loss.
@@ -37,6 +42,7 @@ class MoMEAdapterImpl : public torch::nn::Module {
   // Routing only: (weights [tokens, k] summing to 1, expert indices [tokens, k]).
   std::pair<at::Tensor, at::Tensor> Route(const at::Tensor& x2d, int64_t scale, at::Tensor* probs = nullptr) const;
   int64_t TopK(int64_t scale) const;
+  bool UsesSortedDispatch(const at::Tensor& x) const;
   const MoMEOptions& options() const { return options_; }
 
   // Experts stacked: the first N are routed, the last S shared. Expert e: down_weight[e] [b, d] + down_bias[e]
@@ -45,6 +51,7 @@ class MoMEAdapterImpl : public torch::nn::Module {
   std::vector<at::Tensor> router_weights;  // [N, d] each: one (shared) or one per scale
 
  private:
+  at::Tensor SortedExperts(const at::Tensor& x2d, const at::Tensor& weights, const at::Tensor& index) const;
   MoMEOptions options_;
 };
 TORCH_MODULE(MoMEAdapter);

@@ -34,6 +34,7 @@ struct AdaptersSection {
   int64_t num_shared = 1;
   int64_t bottleneck = 12;
   bool shared_router = true;
+  std::string dispatch = "auto";
   std::string lora_variant = "ss";
   int64_t lora_reduction = 32;
   double lora_alpha = 8.0;
