@@ -1,0 +1,109 @@
+// LRS transcripts, segmentation and the batch sampler.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+
+#include "mome/core/error.h"
+#include "mome/data/batch_sampler.h"
+#include "mome/data/lrs_transcript.h"
+
+namespace mome {
+namespace {
+
+// In the exact LRS3 layout (two spaces after the colons, a blank line, the table header).
+const char* kLrs3 =
+    "Text:  WE ARE GOING  TO SEE\n"
+    "Conf:  4\n"
+    "\n"
+    "WORD START END ASDSCORE\n"
+    "WE 0.31 0.42 6.3\n"
+    "ARE 0.42 0.55 7.1\n"
+    "GOING 0.55 9.90 7.4\n"
+    "TO 10.00 16.40 7.2\n"
+    "SEE 16.50 17.00 6.8\n";
+
+TEST(LrsTranscript, ParsesTheLrs3Format) {
+  const auto t = data::ParseLrsTranscriptText(kLrs3, "x.txt");
+  EXPECT_EQ(t.text, "WE ARE GOING TO SEE");
+  EXPECT_EQ(t.confidence, 4);
+  ASSERT_EQ(t.words.size(), 5u);
+  EXPECT_EQ(t.words[2].word, "GOING");
+  EXPECT_DOUBLE_EQ(t.words[3].start, 10.0);
+}
+
+TEST(LrsTranscript, ParsesLrs2MainClipsAndOddCharacters) {
+  const auto t = data::ParseLrsTranscriptText("Text:  IT'S \"CAFÉ\", OK\nConf:  2\n", "lrs2.txt");
+  EXPECT_EQ(t.text, "IT'S \"CAFÉ\", OK");
+  EXPECT_TRUE(t.words.empty());
+}
+
+TEST(LrsTranscript, RejectsBadFiles) {
+  auto message = [](const std::string& text) {
+    try {
+      data::ParseLrsTranscriptText(text, "bad.txt");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message("").find("bad.txt"), std::string::npos);
+  EXPECT_NE(message("Text:   \nConf:  1\n").find("empty transcript"), std::string::npos);
+  EXPECT_NE(message("Hello\n").find("Text:"), std::string::npos);
+  EXPECT_NE(message("Text:  A\n\nWORD START END\nA x y\n").find("bad.txt:4"), std::string::npos);
+  EXPECT_THROW(data::ParseLrsTranscript("/no/such/transcript.txt"), Error);
+}
+
+TEST(LrsTranscript, SegmentsAtWordBoundariesWithinTheLimit) {
+  const auto segments = data::SegmentByWords(data::ParseLrsTranscriptText(kLrs3, "x.txt"), 16.0);
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_EQ(segments[0].text, "WE ARE GOING");  // adding TO would span 0.31 .. 16.40 = 16.09 s
+  EXPECT_DOUBLE_EQ(segments[0].end, 9.90);
+  EXPECT_EQ(segments[1].text, "TO SEE");
+  EXPECT_DOUBLE_EQ(segments[1].start, 10.0);
+}
+
+TEST(BatchSampler, EveryClipOnceAcrossRanksAndDeterministic) {
+  std::vector<int64_t> frames;
+  for (int i = 0; i < 257; ++i) frames.push_back(20 + (i * 37) % 300);
+  for (int64_t world : {1, 2, 3}) {
+    for (int64_t epoch : {0, 1}) {
+      std::multiset<int64_t> seen;
+      for (int64_t rank = 0; rank < world; ++rank) {
+        data::BatchSampler sampler(frames, {1000, 42, true, rank, world});
+        const auto batches = sampler.EpochBatches(epoch);
+        EXPECT_EQ(batches, data::BatchSampler(frames, {1000, 42, true, rank, world}).EpochBatches(epoch));
+        for (const auto& b : batches) {
+          int64_t total = 0;
+          for (int64_t i : b) total += frames[i], seen.insert(i);
+          EXPECT_TRUE(total <= 1000 || b.size() == 1);
+        }
+      }
+      EXPECT_EQ(seen.size(), frames.size()) << "world " << world;
+      EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), frames.size()) << "duplicates, world " << world;
+    }
+  }
+  data::BatchSampler a(frames, {1000, 1, true, 0, 1}), b(frames, {1000, 1, true, 0, 1});
+  EXPECT_NE(a.EpochBatches(0), a.EpochBatches(1));  // a new order every epoch
+}
+
+TEST(BatchSampler, RestoredPositionContinuesExactly) {
+  std::vector<int64_t> frames(50, 100);
+  data::BatchSampler run(frames, {300, 7, true, 0, 1});
+  std::vector<int64_t> batch;
+  for (int i = 0; i < 23; ++i) run.Next(&batch);  // crosses an epoch boundary (17 batches per epoch)
+  const auto saved = run.position();
+  std::vector<std::vector<int64_t>> expected;
+  for (int i = 0; i < 20; ++i) run.Next(&batch), expected.push_back(batch);
+  data::BatchSampler resumed(frames, {300, 7, true, 0, 1});
+  resumed.Restore(saved);
+  for (const auto& want : expected) {
+    resumed.Next(&batch);
+    EXPECT_EQ(batch, want);
+  }
+  EXPECT_THROW(data::BatchSampler(frames, {300, 7, true, 99, 100}).Next(&batch), Error);
+}
+
+}  // namespace
+}  // namespace mome
