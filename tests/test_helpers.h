@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <ftw.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <array>
@@ -11,6 +10,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "mome/core/atomic_file.h"
 
 namespace mome::testing {
 
@@ -49,13 +50,7 @@ inline CommandResult RunCommand(const std::string& command) {
   return result;
 }
 
-// Deletes a folder tree. Not std::filesystem::remove_all: the PyTorch wheel's libtorch.so exports its own
-// (older-ABI) std::filesystem symbols, and a binary built with g++ 13 that links it crashes calling remove_all.
-inline void RemoveTree(const std::string& path) {
-  nftw(
-      path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-      FTW_DEPTH | FTW_PHYS);
-}
+inline void RemoveTree(const std::string& path) { ::mome::RemoveTree(path); }
 
 inline int CountLines(const std::string& text) {
   int lines = 0;

@@ -1,6 +1,7 @@
 #include "mome/core/atomic_file.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -55,6 +56,12 @@ void AtomicFile::Commit() {
     ::fsync(dir_fd);
     ::close(dir_fd);
   }
+}
+
+void RemoveTree(const std::string& path) {
+  ::nftw(
+      path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+      FTW_DEPTH | FTW_PHYS);
 }
 
 void WriteFileAtomic(const std::string& path, const std::string& contents) {

@@ -27,4 +27,8 @@ class AtomicFile {
 
 void WriteFileAtomic(const std::string& path, const std::string& contents);
 
+// Deletes a file or folder tree; a missing path is fine. (Not std::filesystem::remove_all: the PyTorch wheel's
+// libtorch.so exports an older-ABI copy of it that crashes binaries built with g++ 13.)
+void RemoveTree(const std::string& path);
+
 }  // namespace mome

@@ -1,0 +1,35 @@
+// Training checkpoints: the trainable parameters (safetensors, under the module's names), the optimiser state
+// and the resumable counters, written atomically (temp + fsync + rename) so a crash never leaves half a checkpoint.
+// Self-describing: the metadata holds the resolved config and a fingerprint of the frozen base model, and loading
+// refuses a checkpoint made for another base.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <map>
+#include <string>
+
+namespace mome::train {
+
+struct CheckpointInfo {
+  std::string config_yaml;        // the resolved config of the run
+  std::string base_fingerprint;   // BaseFingerprint() of the frozen model it was trained on
+  int64_t step = 0;
+  std::map<std::string, std::string> extra;  // sampler position, RNG state, ... (strings)
+};
+
+// A fingerprint of frozen weights: shapes, dtypes and a sample of values of every parameter, hashed.
+std::string BaseFingerprint(const torch::nn::Module& frozen);
+
+// Writes DIR/trainable.safetensors, DIR/optimizer.pt and DIR/checkpoint.json; the folder appears complete or
+// not at all (built as DIR.tmp, then renamed).
+void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable, const torch::optim::Optimizer& optimizer,
+                    const CheckpointInfo& info);
+
+// Loads into `trainable` and `optimizer`; throws mome::Error naming the folder when files are missing or corrupt,
+// when a tensor's name or shape does not match, or when expected_fingerprint (if non-empty) differs.
+CheckpointInfo LoadCheckpoint(const std::string& dir, torch::nn::Module& trainable, torch::optim::Optimizer& optimizer,
+                              const std::string& expected_fingerprint);
+
+}  // namespace mome::train

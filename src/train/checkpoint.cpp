@@ -1,0 +1,119 @@
+#include "mome/train/checkpoint.h"
+
+#include <ATen/ATen.h>
+#include <torch/serialize.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "mome/core/atomic_file.h"
+#include "mome/core/error.h"
+#include "mome/io/safetensors.h"
+
+namespace mome::train {
+namespace fs = std::filesystem;
+
+std::string BaseFingerprint(const torch::nn::Module& frozen) {
+  // FNV-1a over names, shapes, dtypes and up to 64 evenly spaced values per tensor: cheap even for 8B models
+  // and sensitive to any other checkpoint.
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  };
+  for (const auto& item : frozen.named_parameters()) {
+    mix(item.key().data(), item.key().size());
+    const at::Tensor& t = item.value();
+    for (int64_t d : t.sizes()) mix(&d, sizeof d);
+    const int8_t type = static_cast<int8_t>(t.scalar_type());
+    mix(&type, 1);
+    if (t.device().is_meta() || t.numel() == 0) continue;
+    const at::Tensor flat = t.detach().reshape({-1});
+    const int64_t stride = std::max<int64_t>(1, flat.numel() / 64);
+    const at::Tensor sample = flat.slice(0, 0, flat.numel(), stride).to(at::kCPU, at::kFloat).contiguous();
+    mix(sample.data_ptr(), sample.numel() * sizeof(float));
+  }
+  std::ostringstream out;
+  out << std::hex << h;
+  return out.str();
+}
+
+void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable, const torch::optim::Optimizer& optimizer,
+                    const CheckpointInfo& info) {
+  const std::string temp = dir + ".tmp." + std::to_string(::getpid());
+  std::error_code ec;
+  RemoveTree(temp);
+  fs::create_directories(temp, ec);
+  MOME_CHECK(!ec, ErrorCode::kIo, temp, ": cannot create checkpoint folder: ", ec.message());
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& p : trainable.named_parameters()) tensors.emplace_back(p.key(), p.value());
+  io::SaveSafetensors(temp + "/trainable.safetensors", tensors, {{"format", "pt"}});
+  {
+    torch::serialize::OutputArchive archive;
+    optimizer.save(archive);
+    archive.save_to(temp + "/optimizer.pt");
+  }
+  nlohmann::json j = {{"step", info.step},
+                      {"base_fingerprint", info.base_fingerprint},
+                      {"config", info.config_yaml},
+                      {"extra", info.extra},
+                      {"format", "libmome-checkpoint-1"}};
+  WriteFileAtomic(temp + "/checkpoint.json", j.dump(2));
+  // Swap in the finished folder: an old checkpoint of the same name is replaced only now.
+  const std::string old = dir + ".old." + std::to_string(::getpid());
+  if (fs::exists(dir, ec)) MOME_CHECK(::rename(dir.c_str(), old.c_str()) == 0, ErrorCode::kIo, dir, ": cannot move aside");
+  MOME_CHECK(::rename(temp.c_str(), dir.c_str()) == 0, ErrorCode::kIo, dir,
+             ": cannot move the finished checkpoint into place");
+  RemoveTree(old);
+}
+
+CheckpointInfo LoadCheckpoint(const std::string& dir, torch::nn::Module& trainable, torch::optim::Optimizer& optimizer,
+                              const std::string& expected_fingerprint) {
+  const std::string meta_path = dir + "/checkpoint.json";
+  std::ifstream in(meta_path);
+  MOME_CHECK(in.good(), ErrorCode::kNotFound, meta_path, ": no checkpoint here");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    MOME_FAIL(ErrorCode::kCorruptFile, meta_path, ": not valid JSON (", e.what(), ")");
+  }
+  CheckpointInfo info;
+  try {
+    info.step = j.at("step").get<int64_t>();
+    info.base_fingerprint = j.at("base_fingerprint").get<std::string>();
+    info.config_yaml = j.at("config").get<std::string>();
+    info.extra = j.at("extra").get<std::map<std::string, std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    MOME_FAIL(ErrorCode::kCorruptFile, meta_path, ": missing or malformed field (", e.what(), ")");
+  }
+  MOME_CHECK(expected_fingerprint.empty() || expected_fingerprint == info.base_fingerprint, ErrorCode::kInvalidArgument,
+             dir, ": checkpoint was trained on another base model (fingerprint ", info.base_fingerprint, ", this one ",
+             expected_fingerprint, ")");
+  const auto file = io::SafetensorsFile::Open(dir + "/trainable.safetensors");
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : trainable.named_parameters()) {
+      MOME_CHECK(file->Has(p.key()), ErrorCode::kNotFound, dir, ": checkpoint lacks '", p.key(), "'");
+      const at::Tensor stored = file->Get(p.key());
+      MOME_CHECK(stored.sizes() == p.value().sizes(), ErrorCode::kShapeMismatch, dir, ": '", p.key(), "' is ",
+                 stored.sizes(), " in the checkpoint but ", p.value().sizes(), " in the model");
+      p.value().copy_(stored);
+    }
+  }
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(dir + "/optimizer.pt");
+    optimizer.load(archive);
+  } catch (const c10::Error& e) {
+    MOME_FAIL(ErrorCode::kCorruptFile, dir, "/optimizer.pt: cannot be read (", e.what_without_backtrace(), ")");
+  }
+  return info;
+}
+
+}  // namespace mome::train

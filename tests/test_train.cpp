@@ -1,0 +1,119 @@
+// Training building blocks on the tiny AVSR model with synthetic encoder features: the schedule, a few AdamW
+// steps lowering the Matryoshka loss, and checkpoints that resume exactly and refuse another base model.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "mome/core/error.h"
+#include "mome/llm/llama_loader.h"
+#include "mome/model/avsr_model.h"
+#include "mome/train/checkpoint.h"
+#include "mome/train/losses.h"
+#include "mome/train/schedule.h"
+#include "test_helpers.h"
+
+namespace mome {
+namespace {
+
+TEST(CosineSchedule, WarmsUpThenDecays) {
+  train::CosineSchedule s{1e-3, 1e-5, 10, 110};
+  EXPECT_NEAR(s.LearningRate(0), 1e-4, 1e-12);
+  EXPECT_NEAR(s.LearningRate(9), 1e-3, 1e-12);
+  EXPECT_NEAR(s.LearningRate(60), 1e-5 + 0.5 * (1e-3 - 1e-5), 1e-9);  // half way through the decay
+  EXPECT_NEAR(s.LearningRate(110), 1e-5, 1e-12);
+  EXPECT_NEAR(s.LearningRate(500), 1e-5, 1e-12);
+}
+
+class TinyTraining : public ::testing::Test {
+ protected:
+  model::AVSRModel MakeModel() {
+    torch::manual_seed(5);
+    auto llm = llm::LoadLlama(testing::DataPath("llama/gqa_llama3_rope"), torch::kCPU, torch::kFloat);
+    model::AVSRModelOptions o;
+    o.audio_rates = {2, 4};
+    o.video_rates = {1};
+    o.audio_dim = 12;
+    o.video_dim = 10;
+    o.projector_hidden = 32;
+    o.adapters.kind = "mome";
+    o.adapters.mome.num_experts = 4;
+    o.adapters.mome.top_k = {2};
+    o.adapters.mome.bottleneck = 4;
+    return model::AVSRModel(o, llm, torch::TensorOptions());
+  }
+  void SetUp() override {
+    torch::manual_seed(6);
+    inputs_.audio = torch::randn({2, 12, 12});
+    inputs_.audio_lengths = torch::tensor({12, 8}, torch::kLong);
+    inputs_.video = torch::randn({2, 6, 10});
+    inputs_.video_lengths = torch::tensor({6, 4}, torch::kLong);
+    inputs_.instruction_ids = {{7, 8}, {7, 8}};
+    inputs_.transcript_ids = {{20, 21, 22, 23}, {30, 31}};
+  }
+  // One optimiser step on the Matryoshka loss; returns the loss before the step.
+  double Step(model::AVSRModel& m, torch::optim::AdamW& opt, const train::CosineSchedule& schedule, int64_t step) {
+    for (auto& group : opt.param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(schedule.LearningRate(step));
+    std::vector<at::Tensor> losses;
+    for (const auto& pair : m->rate_pairs()) {
+      m->adapter_set()->ClearStats();
+      const auto out = m->Forward(inputs_, pair, false);
+      losses.push_back(train::CrossEntropy(out.logits, out.prompt.labels) +
+                       0.01 * train::LoadBalancingLoss(m->adapter_set()->router_stats()));
+    }
+    const at::Tensor loss = train::MatryoshkaMean(losses);
+    opt.zero_grad();
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(m->parameters(), 10.0);
+    opt.step();
+    return loss.item<double>();
+  }
+  static torch::optim::AdamWOptions Recipe() {
+    return torch::optim::AdamWOptions(1e-3).betas({0.9, 0.98}).weight_decay(0.1);
+  }
+  model::ModelInputs inputs_;
+};
+
+TEST_F(TinyTraining, StepsLowerTheLoss) {
+  auto m = MakeModel();
+  torch::optim::AdamW opt(m->parameters(), Recipe());
+  const train::CosineSchedule schedule{3e-3, 0.0, 2, 30};
+  const double first = Step(m, opt, schedule, 0);
+  double last = first;
+  for (int64_t s = 1; s < 30; ++s) last = Step(m, opt, schedule, s);
+  EXPECT_LT(last, 0.5 * first) << "first " << first << " last " << last;
+}
+
+TEST_F(TinyTraining, CheckpointResumesExactlyAndRefusesAnotherBase) {
+  const train::CosineSchedule schedule{3e-3, 0.0, 2, 20};
+  const std::string dir = ::testing::TempDir() + "/mome_ckpt";
+  testing::RemoveTree(dir);
+  auto a = MakeModel();
+  torch::optim::AdamW opt_a(a->parameters(), Recipe());
+  const std::string fingerprint = train::BaseFingerprint(*a->llm());
+  std::vector<double> uninterrupted;
+  for (int64_t s = 0; s < 10; ++s) {
+    if (s == 5) train::SaveCheckpoint(dir, *a, opt_a, {"config: x", fingerprint, s, {{"sampler", "0:5"}}});
+    uninterrupted.push_back(Step(a, opt_a, schedule, s));
+  }
+  auto b = MakeModel();
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : b->parameters()) p.normal_();  // nothing of b's own initialisation may survive the load
+  }
+  torch::optim::AdamW opt_b(b->parameters(), Recipe());
+  const auto info = train::LoadCheckpoint(dir, *b, opt_b, train::BaseFingerprint(*b->llm()));
+  EXPECT_EQ(info.step, 5);
+  EXPECT_EQ(info.extra.at("sampler"), "0:5");
+  for (int64_t s = 5; s < 10; ++s) EXPECT_EQ(Step(b, opt_b, schedule, s), uninterrupted[s]) << "step " << s;
+  EXPECT_FALSE(std::filesystem::exists(dir + ".tmp." + std::to_string(getpid())));
+
+  auto other = llm::LoadLlama(testing::DataPath("llama/linear_rope_headdim_bias_f16"), torch::kCPU, torch::kFloat);
+  EXPECT_NE(train::BaseFingerprint(*other), fingerprint);
+  EXPECT_THROW(train::LoadCheckpoint(dir, *b, opt_b, train::BaseFingerprint(*other)), Error);
+  EXPECT_THROW(train::LoadCheckpoint(dir + "_missing", *b, opt_b, ""), Error);
+}
+
+}  // namespace
+}  // namespace mome
