@@ -107,3 +107,83 @@ TEST(BatchSampler, RestoredPositionContinuesExactly) {
 
 }  // namespace
 }  // namespace mome
+
+#include <filesystem>
+
+#include "mome/data/corpus.h"
+#include "test_helpers.h"
+
+namespace mome {
+namespace {
+
+namespace fs = std::filesystem;
+
+void Touch(const fs::path& p, const std::string& contents = "") {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << contents;
+}
+
+TEST(Corpus, ListsLrs3AndReportsUnusableClips) {
+  const fs::path root = fs::path(::testing::TempDir()) / "lrs3_root";
+  testing::RemoveTree(root.string());
+  Touch(root / "test/spkB/00002.mp4");
+  Touch(root / "test/spkB/00002.txt", "Text:  SECOND CLIP\nConf:  3\n");
+  Touch(root / "test/spkA/00001.mp4");
+  Touch(root / "test/spkA/00001.txt", "Text:  HELLO, \"WORLD\" CAFÉ\nConf:  4\n");
+  Touch(root / "test/spkA/00003.mp4");                  // no transcript
+  Touch(root / "test/spkA/00004.mp4");
+  Touch(root / "test/spkA/00004.txt", "Text:   \n");    // empty transcript
+  const auto listing = data::ListLrs3(root.string(), "test");
+  ASSERT_EQ(listing.items.size(), 2u);
+  EXPECT_EQ(listing.items[0].key, "test/spkA/00001");
+  EXPECT_EQ(listing.items[0].text, "HELLO, \"WORLD\" CAFÉ");
+  EXPECT_EQ(listing.items[1].key, "test/spkB/00002");
+  ASSERT_EQ(listing.problems.size(), 2u);
+  EXPECT_NE(listing.problems[0].reason.find("no transcript"), std::string::npos);
+  EXPECT_NE(listing.problems[1].reason.find("empty transcript"), std::string::npos);
+  EXPECT_THROW(data::ListLrs3((root / "nope").string(), "test"), Error);
+}
+
+TEST(Corpus, ListsLrs2FromItsSplitLists) {
+  const fs::path root = fs::path(::testing::TempDir()) / "lrs2_root";
+  testing::RemoveTree(root.string());
+  Touch(root / "test.txt", "6330311066473698535/00011 NF\n6330311066473698535/00018 MV\n\n");
+  Touch(root / "main/6330311066473698535/00011.mp4");
+  Touch(root / "main/6330311066473698535/00011.txt", "Text:  ONE\nConf:  1\n");
+  const auto listing = data::ListLrs2(root.string(), "test");
+  ASSERT_EQ(listing.items.size(), 1u);
+  EXPECT_EQ(listing.items[0].key, "test/6330311066473698535/00011");
+  EXPECT_EQ(listing.problems.size(), 1u);  // 00018 has no video
+  EXPECT_THROW(data::ListLrs2(root.string(), "val"), Error);
+}
+
+TEST(Corpus, ReadsAutoAvsrCsvAndManifests) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "prepared";
+  testing::RemoveTree(dir.string());
+  Touch(dir / "labels.csv",
+        "lrs3,lrs3_video_seg24s/test/spk/00001.mp4,75,12 40 7,hello, world\n"
+        "lrs3,lrs3_video_seg24s/test/spk/00002.mp4,x,1\n"
+        "short,line\n");
+  const auto csv = data::ListAutoAvsr("/data", (dir / "labels.csv").string());
+  ASSERT_EQ(csv.items.size(), 1u);
+  EXPECT_EQ(csv.items[0].video, "/data/lrs3/lrs3_video_seg24s/test/spk/00001.mp4");
+  EXPECT_EQ(csv.items[0].audio, "/data/lrs3/lrs3_video_seg24s/test/spk/00001.wav");
+  EXPECT_EQ(csv.items[0].n_frames, 75);
+  EXPECT_EQ(csv.items[0].token_ids, (std::vector<int64_t>{12, 40, 7}));
+  EXPECT_EQ(csv.items[0].text, "hello, world");
+  EXPECT_EQ(csv.problems.size(), 2u);
+
+  Touch(dir / "manifest.jsonl",
+        "{\"key\": \"a\", \"video\": \"clips/a.mp4\", \"text\": \"hi\"}\n"
+        "{\"key\": \"b\", \"audio\": \"/abs/b.wav\", \"text\": \"yo\", \"landmarks\": \"lm/b.json\"}\n"
+        "not json\n{\"key\": \"c\"}\n");
+  const auto manifest = data::ListManifest((dir / "manifest.jsonl").string());
+  ASSERT_EQ(manifest.items.size(), 2u);
+  EXPECT_EQ(manifest.items[0].video, (dir / "clips/a.mp4").string());
+  EXPECT_EQ(manifest.items[1].audio, "/abs/b.wav");
+  EXPECT_EQ(manifest.items[1].landmarks, (dir / "lm/b.json").string());
+  EXPECT_EQ(manifest.problems.size(), 2u);
+}
+
+}  // namespace
+}  // namespace mome
