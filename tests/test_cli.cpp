@@ -180,6 +180,16 @@ TEST(MomeMakeTiny, WritesACheckpointThatMomeLmRuns) {
   EXPECT_LE(line["ids"].size(), 5u);
   EXPECT_TRUE(line.contains("text"));
   ExpectCleanFailure(std::string(MOME_MAKE_TINY_BIN) + " --out " + out + " --set model.bogus=1", "model.bogus");
+  // A Llama-2-style folder with a SentencePiece tokenizer.model.
+  const std::string spm_out = ::testing::TempDir() + "/cli_tiny_spm";
+  ASSERT_EQ(RunCommand(std::string(MOME_MAKE_TINY_BIN) + " --out " + spm_out + " --set tokenizer=" +
+                       DataPath("spm/tiny.model"))
+                .exit_code,
+            0);
+  EXPECT_TRUE(fs::exists(spm_out + "/tokenizer.model"));
+  const auto spm_run = RunCommand(Lm("--model " + spm_out + " --text " + Quote("hello world") + " --max-new-tokens 4"));
+  ASSERT_EQ(spm_run.exit_code, 0) << spm_run.err;
+  EXPECT_TRUE(nlohmann::json::parse(spm_run.out).contains("text"));
 }
 
 }  // namespace
