@@ -50,6 +50,19 @@ PY
 )
 FLOOR_MS=${FLOOR% *}; BW=${FLOOR#* }
 
+echo "== adapters (forward+backward, Llama-3.2-1B shapes, batch 8 x 300)" | tee -a "$LOG"
+ADAPTERS=$("$BUILD_DIR"/bench/adapter_bench --config bench/configs/llama-3.2-1b.json --device cuda --dtype bf16 \
+  --batch 8 --tokens 300 --repeat 10 2>>"$LOG" || true)
+echo "$ADAPTERS" | tee -a "$LOG"
+echo "== Whisper-medium encoder (random bf16 weights)" | tee -a "$LOG"
+WHISPER=$("$BUILD_DIR"/bench/whisper_bench --config bench/configs/whisper-medium.json --random-init --device cuda \
+  --dtype bf16 --seconds 10 --repeat 10 2>>"$LOG" || true)
+echo "$WHISPER" | tee -a "$LOG"
+echo "== MoBE, Qwen3-30B-A3B-shaped layer" | tee -a "$LOG"
+MOBE=$(timeout 120 "$BUILD_DIR"/tools/mome_compress --bench-layer --rank 64 --bases 8 --steps 200 --device cuda \
+  2>>"$LOG" || echo "mome_compress --bench-layer did not finish within 120 s")
+echo "$MOBE" | tee -a "$LOG"
+
 RESULT=bench/results/$DATE-$GPU.md
 mkdir -p bench/results
 python3 - "$RESULT" "$FLOOR_MS" "$BW" "$HF_JSON" "$MOME_JSON" <<'PY'
@@ -74,4 +87,13 @@ for k in sorted(hf):
 open(path, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
+{
+  echo
+  echo "## Adapters: forward + backward (\`bench/adapter_bench\`)"
+  echo; echo '```'; echo "$ADAPTERS"; echo '```'
+  echo "## Whisper-medium encoder (\`bench/whisper_bench\`)"
+  echo; echo '```'; echo "$WHISPER"; echo '```'
+  echo "## MoBE layer (\`mome_compress --bench-layer --rank 64 --bases 8 --steps 200 --device cuda\`)"
+  echo; echo '```'; echo "$MOBE"; echo '```'
+} >> "$RESULT"
 [ -n "${OUT:-}" ] && cp "$RESULT" "$OUT/" || true
