@@ -4,13 +4,13 @@ set -euo pipefail
 
 PACKAGES=(
   cmake ninja-build ccache g++ pkg-config git
-  libtorch-dev
+  libtorch-dev libgloo-dev
   libsentencepiece-dev sentencepiece
   libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev
   libopencv-dev opencv-data
-  ffmpeg sox espeak-ng sctk python3
+  ffmpeg sox espeak-ng libespeak-ng-dev gnuplot-nox sctk python3
 )
 
 missing=()

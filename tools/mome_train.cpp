@@ -1,15 +1,27 @@
-// mome_train: trains an AVSR model from a YAML config.
+// mome_train: trains an AVSR model from a YAML config (model sections + `train:`).
+//   mome_train --config FILE [--set key=value ...] --out DIR [--resume] [--nproc N]
 //   mome_train --config FILE [--set key=value ...] --dry-run [--json]
 // --dry-run builds the model from the config alone (meta tensors: no weight file is read, no memory is used)
-// and prints its parameter table. Training itself is issue 6 and not here yet.
+// and prints its parameter table. --nproc N starts N data-parallel processes on this machine (c10d; the
+// torchrun variables RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT set by hand work the same across machines).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "mome/core/cli.h"
 #include "mome/core/config.h"
 #include "mome/model/avsr_model.h"
+#include "mome/core/device.h"
+#include "mome/core/log.h"
 #include "mome/model/model_config.h"
+#include "mome/train/distributed.h"
+#include "mome/train/train_config.h"
+#include "mome/train/trainer.h"
 #include "tool_main.h"
 
 namespace mome {
@@ -73,19 +85,90 @@ int DryRun(const model::ModelConfig& config, bool json) {
   return 0;
 }
 
+// Runs this same binary `n` times with the torchrun variables set; returns the first failing exit code.
+int LaunchLocal(int n, int argc, char** argv) {
+  std::mt19937 rng(static_cast<unsigned>(::getpid()));
+  const std::string port = std::to_string(20000 + rng() % 20000);
+  std::vector<std::string> args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--nproc=", 0) == 0) continue;
+    args.push_back(a);
+  }
+  std::vector<pid_t> children;
+  for (int rank = 0; rank < n; ++rank) {
+    const pid_t pid = ::fork();
+    MOME_CHECK(pid >= 0, ErrorCode::kIo, "--nproc: cannot start process ", rank);
+    if (pid == 0) {
+      ::setenv("RANK", std::to_string(rank).c_str(), 1);
+      ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+      ::setenv("WORLD_SIZE", std::to_string(n).c_str(), 1);
+      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+      ::setenv("MASTER_PORT", port.c_str(), 1);
+      std::vector<char*> cargs;
+      for (auto& a : args) cargs.push_back(a.data());
+      cargs.push_back(nullptr);
+      ::execv("/proc/self/exe", cargs.data());
+      std::perror("mome_train: exec");
+      ::_exit(127);
+    }
+    children.push_back(pid);
+  }
+  int result = 0;
+  for (size_t left = children.size(); left > 0; --left) {
+    int status = 0;
+    const pid_t pid = ::wait(&status);
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code != 0 && result == 0) {
+      result = code;
+      for (pid_t c : children)
+        if (c != pid) ::kill(c, SIGTERM);  // the others would wait forever in a collective
+    }
+  }
+  return result;
+}
+
 int Main(int argc, char** argv) {
   CliParser cli("mome_train", "Trains an AVSR model (MoME / LoRA adapters in a frozen Llama) from a YAML config.");
   cli.AddRequired("--config", "FILE", "model + training YAML (see configs/)")
-      .AddRepeated("--set", "KEY=VALUE", "override a config key, e.g. adapters.top_k=[2]")
-      .AddOption("--out", "DIR", "output folder")
+      .AddRepeated("--set", "KEY=VALUE", "override a config key, e.g. adapters.top_k=[2] or train.max_steps=100")
+      .AddOption("--out", "DIR", "run folder: checkpoints/, best/, metrics.jsonl, config.yaml, loss.png, wer.png")
+      .AddFlag("--resume", "continue from the latest checkpoint in --out (exactly: same losses as without the stop)")
+      .AddOption("--nproc", "N", "data-parallel processes on this machine (c10d: Gloo on CPU, NCCL on CUDA)", "1")
       .AddFlag("--dry-run", "build the model from the config alone (no weights read) and print its parameters")
       .AddFlag("--json", "with --dry-run: the last stdout line is a JSON object of the counts")
-      .AddHelpSection("config keys", ConfigHelp<model::ModelConfig>());
+      .AddHelpSection("config keys", ConfigHelp<train::TrainConfig>());
   if (!cli.Parse(argc, argv)) return 0;
-  const auto config = LoadConfigFile<model::ModelConfig>(cli.GetString("--config"), cli.GetAll("--set"));
-  MOME_CHECK(cli.GetFlag("--dry-run"), ErrorCode::kUnsupported,
-             "training is not implemented yet (issue 6); only --dry-run is available");
-  return DryRun(config, cli.GetFlag("--json"));
+  auto config = LoadConfigFile<train::TrainConfig>(cli.GetString("--config"), cli.GetAll("--set"));
+  if (cli.GetFlag("--dry-run")) return DryRun(config.model, cli.GetFlag("--json"));
+  MOME_CHECK(cli.Has("--out"), ErrorCode::kInvalidArgument, "--out DIR is required to train");
+  const int64_t nproc = cli.GetInt("--nproc");
+  MOME_CHECK(nproc >= 1 && nproc <= 256, ErrorCode::kInvalidArgument, "--nproc must be in [1, 256], got ", nproc);
+  if (nproc > 1) return LaunchLocal(static_cast<int>(nproc), argc, argv);
+
+  train::TrainerOptions options;
+  options.out_dir = cli.GetString("--out");
+  options.resume = cli.GetFlag("--resume");
+  const auto env = train::DistributedEnv::FromEnvironment();
+  if (env.world_size > 1) {
+    if (env.rank != 0) log::SetLevel(log::Level::kWarn);
+    c10::Device device = ParseDevice(config.train.device);
+    if (device.is_cuda() && !device.has_index()) {  // one GPU per process
+      device = c10::Device(c10::kCUDA, static_cast<int8_t>(env.local_rank));
+      config.train.device = device.str();
+    }
+    options.sync = train::CreateGradientSync(env, device);
+  }
+  const auto result = train::RunTraining(config, options);
+  std::cerr << "mome_train: " << (result.interrupted ? "stopped" : "finished") << " at step " << result.steps_done;
+  if (result.best_wer >= 0) std::cerr << ", best validation WER " << result.best_wer << "%";
+  if (options.sync) std::cerr << (result.ranks_in_sync ? ", processes in sync" : ", PROCESSES OUT OF SYNC");
+  std::cerr << "; run folder " << options.out_dir << std::endl;
+  return result.ranks_in_sync ? 0 : 1;
 }
 
 }  // namespace

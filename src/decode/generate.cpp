@@ -187,7 +187,7 @@ IncrementalDecoder& Generator::DecoderFor(int64_t rows, int64_t capacity) {
     // Rounded up so that the next batches, with other prompt lengths, usually fit the same cache and graph.
     const int64_t rounded = (capacity + 63) / 64 * 64;
     decoder_.reset();  // free the old cache first
-    decoder_ = std::make_unique<IncrementalDecoder>(lm_, rows, rounded, options_.use_cuda_graphs);
+    decoder_ = std::make_unique<IncrementalDecoder>(lm_, rows, rounded, options_.use_cuda_graphs, options_.hooks);
   }
   return *decoder_;
 }

@@ -17,7 +17,8 @@ class GraphedDecodeStep {
   // Captures the step for the cache's batch/capacity; next_position [B] are the positions of the next tokens.
   // Returns nullptr when CUDA graphs are unavailable (CPU build, CPU tensors).
   static std::unique_ptr<GraphedDecodeStep> Create(const llm::LlamaForCausalLMImpl& lm, llm::KVCache& cache,
-                                                   const at::Tensor& next_position);
+                                                   const at::Tensor& next_position,
+                                                   const llm::LayerHooks* hooks = nullptr);
   virtual ~GraphedDecodeStep() = default;
   // Feeds tokens [B]; returns logits [B, vocab] float32 (a buffer overwritten by the next Step).
   virtual at::Tensor Step(const at::Tensor& tokens) = 0;

@@ -13,8 +13,9 @@ namespace {
 
 class CudaGraphedStep : public GraphedDecodeStep {
  public:
-  CudaGraphedStep(const llm::LlamaForCausalLMImpl& lm, llm::KVCache& cache, const at::Tensor& next_position)
-      : lm_(lm), cache_(cache) {
+  CudaGraphedStep(const llm::LlamaForCausalLMImpl& lm, llm::KVCache& cache, const at::Tensor& next_position,
+                  const llm::LayerHooks* hooks)
+      : lm_(lm), cache_(cache), hooks_(hooks) {
     const auto long_options = next_position.options().dtype(at::kLong);
     tokens_ = at::zeros({cache.batch()}, long_options);
     positions_ = next_position.to(at::kLong).clone();
@@ -41,7 +42,7 @@ class CudaGraphedStep : public GraphedDecodeStep {
  private:
   at::Tensor Run() {
     const at::Tensor embeds = lm_.model->Embed(tokens_.unsqueeze(1));
-    const at::Tensor hidden = lm_.model->ForwardStatic(embeds, positions_.unsqueeze(1), slot_, cache_);
+    const at::Tensor hidden = lm_.model->ForwardStatic(embeds, positions_.unsqueeze(1), slot_, cache_, hooks_);
     return lm_.Logits(hidden.select(1, 0)).to(at::kFloat);
   }
 
@@ -67,6 +68,7 @@ class CudaGraphedStep : public GraphedDecodeStep {
 
   const llm::LlamaForCausalLMImpl& lm_;
   llm::KVCache& cache_;
+  const llm::LayerHooks* hooks_;
   at::Tensor tokens_, positions_, slot_, logits_;
   at::cuda::CUDAGraph graph_;
 };
@@ -74,9 +76,10 @@ class CudaGraphedStep : public GraphedDecodeStep {
 }  // namespace
 
 std::unique_ptr<GraphedDecodeStep> GraphedDecodeStep::Create(const llm::LlamaForCausalLMImpl& lm, llm::KVCache& cache,
-                                                             const at::Tensor& next_position) {
+                                                             const at::Tensor& next_position,
+                                                             const llm::LayerHooks* hooks) {
   if (!next_position.is_cuda()) return nullptr;
-  return std::make_unique<CudaGraphedStep>(lm, cache, next_position);
+  return std::make_unique<CudaGraphedStep>(lm, cache, next_position, hooks);
 }
 
 }  // namespace mome::decode

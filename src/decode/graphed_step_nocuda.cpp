@@ -4,7 +4,7 @@
 namespace mome::decode {
 
 std::unique_ptr<GraphedDecodeStep> GraphedDecodeStep::Create(const llm::LlamaForCausalLMImpl&, llm::KVCache&,
-                                                             const at::Tensor&) {
+                                                             const at::Tensor&, const llm::LayerHooks*) {
   return nullptr;
 }
 

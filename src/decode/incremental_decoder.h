@@ -13,8 +13,11 @@ namespace mome::decode {
 
 class IncrementalDecoder {
  public:
-  IncrementalDecoder(const llm::LlamaForCausalLMImpl& lm, int64_t batch, int64_t capacity, bool use_cuda_graphs)
-      : lm_(lm), cache_(lm.config(), batch, capacity, lm.options()), use_cuda_graphs_(use_cuda_graphs) {}
+  IncrementalDecoder(const llm::LlamaForCausalLMImpl& lm, int64_t batch, int64_t capacity, bool use_cuda_graphs,
+                     const llm::LayerHooks* hooks)
+      : lm_(lm), cache_(lm.config(), batch, capacity, lm.options()), use_cuda_graphs_(use_cuda_graphs) {
+    extras_.hooks = hooks;
+  }
 
   int64_t batch() const { return cache_.batch(); }
   int64_t capacity() const { return cache_.capacity(); }
@@ -29,20 +32,21 @@ class IncrementalDecoder {
     const at::Tensor positions = llm::PositionsFromMask(step_valid);
     next_position_ = positions.select(1, t - 1) + 1;
     const at::Tensor hidden =
-        lm_.model->forward(embeds, positions, valid.defined() ? step_valid : at::Tensor(), &cache_);
+        lm_.model->forward(embeds, positions, valid.defined() ? step_valid : at::Tensor(), &cache_, extras_);
     if (graph_) graph_->Reset(next_position_, cache_.length());
     return lm_.Logits(hidden.select(1, t - 1)).to(at::kFloat);
   }
 
   // Feeds one token per sequence; returns logits [B, vocab] (float32), valid until the next Step.
   at::Tensor Step(const at::Tensor& tokens) {
-    if (use_cuda_graphs_ && !graph_) {
-      graph_ = GraphedDecodeStep::Create(lm_, cache_, next_position_);
+    // Adapters keep host-side state (the Matryoshka scale, routing by data-dependent shapes): decode them eagerly.
+    if (use_cuda_graphs_ && !graph_ && !extras_.hooks) {
+      graph_ = GraphedDecodeStep::Create(lm_, cache_, next_position_, extras_.hooks);
       use_cuda_graphs_ = graph_ != nullptr;
     }
     if (graph_) return graph_->Step(tokens);
     const at::Tensor embeds = lm_.model->Embed(tokens.unsqueeze(1));
-    const at::Tensor hidden = lm_.model->forward(embeds, next_position_.unsqueeze(1), at::Tensor(), &cache_);
+    const at::Tensor hidden = lm_.model->forward(embeds, next_position_.unsqueeze(1), at::Tensor(), &cache_, extras_);
     next_position_ = next_position_ + 1;
     return lm_.Logits(hidden.select(1, 0)).to(at::kFloat);
   }
@@ -60,6 +64,7 @@ class IncrementalDecoder {
   llm::KVCache cache_;
   at::Tensor next_position_;  // [B] position id of the next token (eager path)
   bool use_cuda_graphs_;
+  llm::ForwardExtras extras_;
   std::unique_ptr<GraphedDecodeStep> graph_;  // captured at the first Step when on CUDA
 };
 

@@ -81,7 +81,17 @@ Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride_,
   bias = register_parameter("bias", at::empty({out}, options), false);
 }
 
-at::Tensor Conv1dImpl::forward(const at::Tensor& x) const { return at::conv1d(x, weight, bias, {stride}, {padding}); }
+at::Tensor Conv1dImpl::forward(const at::Tensor& x) const {
+  if (!(weight.requires_grad() && at::GradMode::is_enabled()))
+    return at::conv1d(x, weight, bias, {stride}, {padding});
+  // Training: LibTorch 1.13's CPU conv1d backward (Debian's build) returns garbage weight and bias gradients for
+  // these shapes (measured: norms ~1e19 that change between identical runs), so the convolution is written as
+  // unfold + matmul, whose backward is plain autograd. Same result as conv1d up to float rounding.
+  const int64_t k = weight.size(2);
+  const auto cols = at::constant_pad_nd(x, {padding, padding}).unfold(2, k, stride);  // [B, C, T', k]
+  const auto y = at::einsum("bctk,ock->bot", {cols, weight});
+  return bias.defined() ? y + bias.view({1, -1, 1}) : y;
+}
 
 WhisperAttentionImpl::WhisperAttentionImpl(const WhisperEncoderConfig& c, const at::TensorOptions& options)
     : heads_(c.encoder_attention_heads), head_dim_(c.d_model / c.encoder_attention_heads) {

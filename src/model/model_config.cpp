@@ -7,6 +7,7 @@ namespace mome::model {
 void LlmSection::Visit(ConfigVisitor& v) {
   v.Field("preset", preset, "llama-3.2-1b | llama-3.2-3b | llama-3.1-8b, or empty to read path/config.json");
   v.Field("path", path, "HF checkpoint folder (config.json + safetensors + tokenizer)");
+  v.Field("trainable", trainable, "train the LLM's own weights too (from-scratch demos)");
 }
 
 void LlmSection::Validate() const {
@@ -15,9 +16,17 @@ void LlmSection::Validate() const {
 }
 
 void EncoderSection::Visit(ConfigVisitor& v) {
-  v.Field("preset", preset, "whisper-small | whisper-medium | avhubert-base | avhubert-large | empty");
-  v.Field("path", path, "encoder checkpoint");
+  v.Field("preset", preset,
+          "whisper-tiny | whisper-base | whisper-small | whisper-medium | avhubert-tiny | avhubert-base | "
+          "avhubert-large | empty");
+  v.Field("path", path, "encoder checkpoint; empty = random initialisation (from-scratch training)");
   v.Field("dim", dim, "output width; 0 takes the preset's");
+  v.Field("layers", layers, "transformer layers; 0 takes the preset's");
+  v.Field("heads", heads, "attention heads; 0 takes the preset's");
+  v.Field("ffn", ffn, "feed-forward width; 0 takes the preset's");
+  v.Field("n_mels", n_mels, "Whisper mel bins (80 | 128); 0 takes the preset's");
+  v.Field("pad_to_30s", pad_to_30s, "Whisper: pad every clip to 30 s as the reference (false: true length)");
+  v.Field("trainable", trainable, "train the encoder too (frozen by default)");
 }
 
 void AdaptersSection::Visit(ConfigVisitor& v) {
@@ -116,10 +125,14 @@ llm::LlamaConfig ResolveLlmConfig(const LlmSection& section) {
 }
 
 int64_t EncoderPresetDim(const std::string& name) {
+  if (name == "avhubert-tiny") return 48;
+  if (name == "whisper-tiny") return 384;
+  if (name == "whisper-base") return 512;
   if (name == "whisper-small" || name == "avhubert-base") return 768;
   if (name == "whisper-medium" || name == "avhubert-large") return 1024;
   MOME_FAIL(ErrorCode::kInvalidArgument, "unknown encoder preset '", name,
-            "' (whisper-small, whisper-medium, avhubert-base, avhubert-large)");
+            "' (whisper-tiny, whisper-base, whisper-small, whisper-medium, avhubert-tiny, avhubert-base, "
+            "avhubert-large)");
 }
 
 std::string DefaultInstruction(const std::string& modality) {

@@ -52,6 +52,8 @@ void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable, 
   MOME_CHECK(!ec, ErrorCode::kIo, temp, ": cannot create checkpoint folder: ", ec.message());
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& p : trainable.named_parameters()) tensors.emplace_back(p.key(), p.value());
+  // Buffers too (BatchNorm running statistics of an encoder trained from scratch).
+  for (const auto& b : trainable.named_buffers()) tensors.emplace_back(b.key(), b.value());
   io::SaveSafetensors(temp + "/trainable.safetensors", tensors, {{"format", "pt"}});
   {
     torch::serialize::OutputArchive archive;
@@ -72,8 +74,7 @@ void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable, 
   RemoveTree(old);
 }
 
-CheckpointInfo LoadCheckpoint(const std::string& dir, torch::nn::Module& trainable, torch::optim::Optimizer& optimizer,
-                              const std::string& expected_fingerprint) {
+CheckpointInfo ReadCheckpointInfo(const std::string& dir) {
   const std::string meta_path = dir + "/checkpoint.json";
   std::ifstream in(meta_path);
   MOME_CHECK(in.good(), ErrorCode::kNotFound, meta_path, ": no checkpoint here");
@@ -92,20 +93,35 @@ CheckpointInfo LoadCheckpoint(const std::string& dir, torch::nn::Module& trainab
   } catch (const nlohmann::json::exception& e) {
     MOME_FAIL(ErrorCode::kCorruptFile, meta_path, ": missing or malformed field (", e.what(), ")");
   }
+  return info;
+}
+
+CheckpointInfo LoadCheckpointWeights(const std::string& dir, torch::nn::Module& trainable,
+                                     const std::string& expected_fingerprint) {
+  CheckpointInfo info = ReadCheckpointInfo(dir);
   MOME_CHECK(expected_fingerprint.empty() || expected_fingerprint == info.base_fingerprint, ErrorCode::kInvalidArgument,
              dir, ": checkpoint was trained on another base model (fingerprint ", info.base_fingerprint, ", this one ",
              expected_fingerprint, ")");
   const auto file = io::SafetensorsFile::Open(dir + "/trainable.safetensors");
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : trainable.named_parameters()) {
-      MOME_CHECK(file->Has(p.key()), ErrorCode::kNotFound, dir, ": checkpoint lacks '", p.key(), "'");
-      const at::Tensor stored = file->Get(p.key());
-      MOME_CHECK(stored.sizes() == p.value().sizes(), ErrorCode::kShapeMismatch, dir, ": '", p.key(), "' is ",
-                 stored.sizes(), " in the checkpoint but ", p.value().sizes(), " in the model");
-      p.value().copy_(stored);
+  torch::NoGradGuard no_grad;
+  auto load = [&](const std::string& name, at::Tensor& target, bool required) {
+    if (!file->Has(name)) {
+      MOME_CHECK(!required, ErrorCode::kNotFound, dir, ": checkpoint lacks '", name, "'");
+      return;
     }
-  }
+    const at::Tensor stored = file->Get(name);
+    MOME_CHECK(stored.sizes() == target.sizes(), ErrorCode::kShapeMismatch, dir, ": '", name, "' is ",
+               stored.sizes(), " in the checkpoint but ", target.sizes(), " in the model");
+    target.copy_(stored);
+  };
+  for (auto& p : trainable.named_parameters()) load(p.key(), p.value(), true);
+  for (auto& b : trainable.named_buffers()) load(b.key(), b.value(), false);
+  return info;
+}
+
+CheckpointInfo LoadCheckpoint(const std::string& dir, torch::nn::Module& trainable, torch::optim::Optimizer& optimizer,
+                              const std::string& expected_fingerprint) {
+  CheckpointInfo info = LoadCheckpointWeights(dir, trainable, expected_fingerprint);
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(dir + "/optimizer.pt");

@@ -23,6 +23,8 @@ struct GenerateOptions {
   double length_penalty = 1.0;
   EarlyStopping early_stopping = EarlyStopping::kHeuristic;
   bool use_cuda_graphs = true;  // on CUDA, capture the decoding step once and replay it per token
+  // Adapters inside the Llama (MoME/LoRA of an AVSR model), applied at every step; they must outlive the run.
+  const llm::LayerHooks* hooks = nullptr;
 };
 
 struct Hypothesis {

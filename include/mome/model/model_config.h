@@ -14,6 +14,7 @@ namespace mome::model {
 struct LlmSection {
   std::string preset;  // llama-3.2-1b | llama-3.2-3b | llama-3.1-8b, or "" to read path/config.json
   std::string path;    // HF checkpoint folder with the real weights
+  bool trainable = false;  // train the whole LLM too (tiny from-scratch models; the paper keeps it frozen)
   void Visit(ConfigVisitor& v);
   void Validate() const;
 };
@@ -22,6 +23,10 @@ struct EncoderSection {
   std::string preset;  // whisper-small | whisper-medium | avhubert-base | avhubert-large | "" (no encoder)
   std::string path;    // checkpoint (HF folder for Whisper, converted safetensors for AV-HuBERT)
   int64_t dim = 0;     // output width; 0 takes the preset's
+  int64_t layers = 0, heads = 0, ffn = 0;  // architecture overrides of the preset (0 keeps the preset's)
+  int64_t n_mels = 0;      // Whisper mel bins; 0 keeps the preset's (80, or 128 for large-v3)
+  bool pad_to_30s = true;  // Whisper: encode 30 s padded, as the reference (false: the true length, faster)
+  bool trainable = false;  // train the encoder (from-scratch demos); frozen otherwise
   void Visit(ConfigVisitor& v);
 };
 

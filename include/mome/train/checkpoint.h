@@ -29,6 +29,12 @@ void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable, 
 
 // Loads into `trainable` and `optimizer`; throws mome::Error naming the folder when files are missing or corrupt,
 // when a tensor's name or shape does not match, or when expected_fingerprint (if non-empty) differs.
+// Only the metadata (checkpoint.json).
+CheckpointInfo ReadCheckpointInfo(const std::string& dir);
+// Only the weights (inference): parameters and buffers, with the same checks as LoadCheckpoint.
+CheckpointInfo LoadCheckpointWeights(const std::string& dir, torch::nn::Module& trainable,
+                                     const std::string& expected_fingerprint);
+
 CheckpointInfo LoadCheckpoint(const std::string& dir, torch::nn::Module& trainable, torch::optim::Optimizer& optimizer,
                               const std::string& expected_fingerprint);
 

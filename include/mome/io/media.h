@@ -1,0 +1,43 @@
+// Audio and video decoding through FFmpeg: any container and codec FFmpeg reads (mp4/h264/aac as in LRS2/LRS3,
+// mkv, webm, avi, mov; wav, flac, mp3).
+//   audio -> mono float at `sample_rate` (libswresample: proper resampling, channels mixed down)
+//   video -> uint8 frames at exactly `fps`, resampled by timestamp (30, 29.97 fps and variable frame rate sources:
+//            output frame n shows the source frame on screen at time n / fps), gray or RGB, with timestamps.
+// Both streams are aligned to the container's start time, so at 16 kHz and 25 fps video frame n covers audio
+// samples [640 n, 640 (n + 1)). Packets are decoded one at a time; memory holds only the decoded output.
+// Without FFmpeg (MOME_WITH_MEDIA=OFF, as on the GPU machine) WAV audio still decodes (io/wav.h, no resampling);
+// anything else is one clear error.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+namespace mome::io {
+
+struct MediaDecodeOptions {
+  bool audio = true;            // decode the audio stream
+  bool video = true;            // decode the video stream
+  bool require_audio = false;   // a missing audio stream is an error (else `audio` stays undefined)
+  bool require_video = false;   // a missing video stream is an error
+  int64_t sample_rate = 16000;  // output audio rate
+  double fps = 25.0;            // output video rate
+  bool rgb = false;             // RGB24 frames [T, H, W, 3] instead of gray [T, H, W]
+};
+
+struct DecodedMedia {
+  at::Tensor audio;                 // [N] float32 in [-1, 1], CPU; undefined when not decoded or absent
+  at::Tensor video;                 // [T, H, W] (or [T, H, W, 3]) uint8, CPU; undefined when not decoded or absent
+  std::vector<double> frame_times;  // seconds of each output frame (n / fps)
+  double duration_seconds = 0;      // container duration (or the longest decoded stream)
+  double source_fps = 0;            // the video stream's average frame rate, as the container states it
+};
+
+// Throws mome::Error with one line naming the file: missing, unreadable, corrupt, or lacking a required stream.
+DecodedMedia DecodeMedia(const std::string& path, const MediaDecodeOptions& options = {});
+
+// True when libmome was built with FFmpeg (MOME_WITH_MEDIA).
+bool MediaDecodingAvailable();
+
+}  // namespace mome::io

@@ -1,0 +1,51 @@
+// The training config: the model's sections (model_config.h) plus `train:` (SPEC.md §3 defaults).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mome/core/config.h"
+#include "mome/model/model_config.h"
+
+namespace mome::train {
+
+struct TrainSection {
+  std::string data;      // prepared corpus folder (mome_prepare)
+  std::string val_data;  // prepared corpus for validation WER; empty = none
+  int64_t max_steps = 1000;
+  int64_t checkpoint_every = 200;
+  int64_t eval_every = 0;  // 0 = at every checkpoint
+  int64_t log_every = 10;
+  int64_t keep_last = 3;
+  double lr = 1e-3;
+  double min_lr = 0.0;
+  int64_t warmup_steps = 0;
+  double weight_decay = 0.1;
+  std::vector<double> betas = {0.9, 0.98};
+  double grad_clip = 1.0;  // 0 = off
+  int64_t accumulation = 1;
+  int64_t max_frames = 1500;  // video frames (25 fps) per batch and process
+  int64_t pairs_per_step = 0;  // Matryoshka: rate pairs sampled per step; 0 = all of them
+  int64_t seed = 42;
+  std::string device = "cpu";
+  std::string precision = "auto";  // auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
+  int64_t eval_max_clips = 200;
+  int64_t eval_batch_size = 16;
+  int64_t eval_beam_size = 1;
+  int64_t eval_max_new_tokens = 32;
+  int64_t threads = 0;  // intra-op threads; 0 = LibTorch's default
+  void Visit(ConfigVisitor& v);
+  void Validate() const;
+};
+
+struct TrainConfig {
+  model::ModelConfig model;
+  TrainSection train;
+  void Visit(ConfigVisitor& v) {
+    model.Visit(v);
+    v.Section("train", train, "optimisation, data, checkpoints");
+  }
+  std::string ToString() const { return ConfigToString(*this); }
+};
+
+}  // namespace mome::train

@@ -1,0 +1,54 @@
+#include "mome/data/clip_source.h"
+
+#include <filesystem>
+
+#include "mome/core/error.h"
+#include "mome/io/media.h"
+
+namespace mome::data {
+
+CorpusItem ItemForFile(const std::string& path) {
+  CorpusItem item;
+  item.key = std::filesystem::path(path).stem().string();
+  const std::string ext = std::filesystem::path(path).extension().string();
+  const bool audio_only = ext == ".wav" || ext == ".flac" || ext == ".mp3";
+  (audio_only ? item.audio : item.video) = path;
+  return item;
+}
+
+PreparedClip LoadClip(const CorpusItem& item, const ClipSourceOptions& o) {
+  PreparedClip clip;
+  clip.key = item.key;
+  clip.text = item.text;
+  const std::string video_path = item.video;
+  const std::string audio_path = item.audio.empty() ? item.video : item.audio;
+  if (o.video) {
+    MOME_CHECK(!video_path.empty(), ErrorCode::kInvalidArgument, "clip '", item.key,
+               "' has no video file, which this modality needs");
+    io::MediaDecodeOptions mo;
+    mo.audio = o.audio && audio_path == video_path;
+    mo.require_audio = mo.audio;
+    mo.require_video = true;
+    io::DecodedMedia media = io::DecodeMedia(video_path, mo);
+    MOME_CHECK(o.roi == "precropped", ErrorCode::kUnsupported, video_path, ": --roi ", o.roi,
+               " is not available yet; give 96x96 mouth crops (--roi precropped)");
+    MOME_CHECK(media.video.dim() == 3 && media.video.size(1) == 96 && media.video.size(2) == 96,
+               ErrorCode::kShapeMismatch, video_path, ": --roi precropped expects 96x96 mouth crops, got ",
+               media.video.sizes(), " (use --roi detect for face videos)");
+    MOME_CHECK(media.video.size(0) > 0, ErrorCode::kCorruptFile, video_path, ": no video frames");
+    clip.video = media.video;
+    if (mo.audio) clip.audio = media.audio;
+  }
+  if (o.audio && !clip.audio.defined()) {
+    io::MediaDecodeOptions mo;
+    mo.video = false;
+    mo.require_audio = true;
+    clip.audio = io::DecodeMedia(audio_path, mo).audio;
+  }
+  if (o.audio)
+    MOME_CHECK(clip.audio.defined() && clip.audio.numel() > 0, ErrorCode::kCorruptFile, audio_path,
+               ": no audio samples");
+  return clip;
+}
+
+}  // namespace mome::data

@@ -1,0 +1,45 @@
+#include "mome/train/train_config.h"
+
+namespace mome::train {
+
+void TrainSection::Visit(ConfigVisitor& v) {
+  v.Field("data", data, "prepared training corpus (mome_prepare --out)");
+  v.Field("val_data", val_data, "prepared validation corpus for WER; empty = no validation");
+  v.Field("max_steps", max_steps, "optimiser steps");
+  v.Field("checkpoint_every", checkpoint_every, "steps between checkpoints");
+  v.Field("eval_every", eval_every, "steps between validations; 0 = at every checkpoint");
+  v.Field("log_every", log_every, "steps between metrics lines");
+  v.Field("keep_last", keep_last, "checkpoints kept (besides the best)");
+  v.Field("lr", lr, "peak learning rate");
+  v.Field("min_lr", min_lr, "final learning rate of the cosine decay");
+  v.Field("warmup_steps", warmup_steps, "linear warmup steps");
+  v.Field("weight_decay", weight_decay, "AdamW weight decay");
+  v.Field("betas", betas, "AdamW betas");
+  v.Field("grad_clip", grad_clip, "global gradient-norm clip; 0 = off");
+  v.Field("accumulation", accumulation, "batches per optimiser step");
+  v.Field("max_frames", max_frames, "video frames (25 fps) per batch and process");
+  v.Field("pairs_per_step", pairs_per_step, "rate pairs sampled per step (0 = all: the Matryoshka mean)");
+  v.Field("seed", seed, "seed of initialisation, data order and augmentation");
+  v.Field("device", device, "cpu | cuda | cuda:N");
+  v.Field("precision", precision, "auto | fp32 | bf16");
+  v.Field("eval_max_clips", eval_max_clips, "validation clips decoded per evaluation");
+  v.Field("eval_batch_size", eval_batch_size, "validation decoding batch");
+  v.Field("eval_beam_size", eval_beam_size, "validation beam (1 = greedy)");
+  v.Field("eval_max_new_tokens", eval_max_new_tokens, "validation generation limit");
+  v.Field("threads", threads, "intra-op CPU threads; 0 = default");
+}
+
+void TrainSection::Validate() const {
+  ConfigRequire(max_steps > 0, "max_steps", "must be positive");
+  ConfigRequire(checkpoint_every > 0, "checkpoint_every", "must be positive");
+  ConfigRequire(log_every > 0, "log_every", "must be positive");
+  ConfigRequire(keep_last >= 1, "keep_last", "must be at least 1");
+  ConfigRequire(lr > 0, "lr", "must be positive");
+  ConfigRequire(betas.size() == 2, "betas", "needs two values");
+  ConfigRequire(accumulation >= 1, "accumulation", "must be at least 1");
+  ConfigRequire(max_frames > 0, "max_frames", "must be positive");
+  ConfigRequire(pairs_per_step >= 0, "pairs_per_step", "must be >= 0");
+  ConfigRequireOneOf(precision, {"auto", "fp32", "bf16"}, "precision");
+}
+
+}  // namespace mome::train

@@ -1,0 +1,231 @@
+// mome_synth: a synthetic audio-visual corpus in the LRS3 layout, for tests and the demo (no download needed).
+//   mome_synth --out DIR --count N [--voices v1,v2,...] [--seed S] [--split NAME] [--snr DB] [--threads N]
+// GRID-grammar sentences spoken by espeak-ng voices, with a rendered mouth (96x96, as auto_avsr's crops) that
+// follows the phonemes, muxed by the ffmpeg program into 25 fps mp4 (h264 + aac) with an LRS3 transcript:
+//   DIR/SPLIT/SPEAKER/NNNNN.mp4 + NNNNN.txt     (SPEAKER = the voice, '+' written as '_')
+// Same seed and arguments -> the same corpus. Test/val splits use held-out sentences (grid_grammar.h) and, by
+// default, voices disjoint from the training ones. A re-run skips finished clips.
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "mome/core/cli.h"
+#include "mome/core/error.h"
+#include "mome/core/progress.h"
+#include "synth/grid_grammar.h"
+#include "synth/mouth_renderer.h"
+#include "synth/speech.h"
+#include "tool_main.h"
+
+namespace mome {
+namespace {
+namespace fs = std::filesystem;
+
+// Default voices: training and evaluation speakers never overlap.
+constexpr const char* kTrainVoices = "en-us+m1,en-us+f2,en+m3,en-us+m7,en-gb-x-rp+f4,en-029+m2";
+constexpr const char* kTestVoices = "en-us+m4,en+f3";
+
+bool IsEvalSplit(const std::string& split) {
+  return split.rfind("test", 0) == 0 || split.rfind("val", 0) == 0 || split.rfind("dev", 0) == 0;
+}
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string Quote(const std::string& s) {  // for /bin/sh
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+void WriteWav16(const std::string& path, const std::vector<int16_t>& samples, int rate) {
+  std::ofstream out(path, std::ios::binary);
+  MOME_CHECK(out.good(), ErrorCode::kIo, path, ": cannot write");
+  auto u32 = [&](uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
+  auto u16 = [&](uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
+  const auto bytes = static_cast<uint32_t>(samples.size() * 2);
+  out.write("RIFF", 4), u32(36 + bytes), out.write("WAVEfmt ", 8), u32(16), u16(1), u16(1);
+  u32(static_cast<uint32_t>(rate)), u32(static_cast<uint32_t>(rate * 2)), u16(2), u16(16);
+  out.write("data", 4), u32(bytes);
+  out.write(reinterpret_cast<const char*>(samples.data()), static_cast<std::streamsize>(bytes));
+  MOME_CHECK(out.good(), ErrorCode::kIo, path, ": write failed");
+}
+
+struct Clip {
+  std::string dir, id, voice;
+  synth::GridSentence sentence;
+  synth::Utterance speech;
+  uint64_t seed = 0;
+};
+
+std::string Transcript(const Clip& c) {
+  std::ostringstream t;
+  std::string text;
+  for (const auto& w : c.sentence.words) text += (text.empty() ? "" : " ") + w;
+  t << "Text:  " << text << "\nConf:  5\n\nWORD START END ASDSCORE\n";
+  const double seconds = static_cast<double>(c.speech.samples.size()) / c.speech.sample_rate;
+  const auto& starts = c.speech.word_starts;
+  if (starts.size() == c.sentence.words.size()) {
+    t << std::fixed << std::setprecision(2);
+    for (size_t i = 0; i < starts.size(); ++i)
+      t << c.sentence.words[i] << ' ' << starts[i] << ' ' << (i + 1 < starts.size() ? starts[i + 1] : seconds)
+        << " 5.0\n";
+  }
+  return t.str();
+}
+
+// Renders the mouth track and muxes it with the audio through ffmpeg into DIR/ID.mp4 (temp file, then rename).
+void WriteClip(const Clip& c) {
+  constexpr double kFps = 25.0;
+  const std::string base = c.dir + "/" + c.id;
+  const std::string wav = base + ".tmp.wav", tmp_mp4 = base + ".tmp.mp4";
+  WriteWav16(wav, c.speech.samples, c.speech.sample_rate);
+  const double seconds = static_cast<double>(c.speech.samples.size()) / c.speech.sample_rate;
+  const auto track = synth::VisemeTrack(c.speech.phonemes, seconds, kFps);
+  const auto style = synth::FaceStyle::ForSpeaker(std::hash<std::string>{}(c.voice));
+  std::mt19937_64 rng(c.seed);
+  const std::string cmd = "ffmpeg -nostdin -v error -y -f rawvideo -pix_fmt gray -s 96x96 -r 25 -i pipe:0 -i " +
+                          Quote(wav) +
+                          " -map 0:v -map 1:a -c:v libx264 -preset veryfast -crf 18 -threads 1 -pix_fmt yuv420p "
+                          "-c:a aac -b:a 96k -fflags +bitexact -flags:v +bitexact -flags:a +bitexact "
+                          "-f mp4 " + Quote(tmp_mp4);
+  FILE* pipe = popen(cmd.c_str(), "w");
+  MOME_CHECK(pipe != nullptr, ErrorCode::kIo, "cannot run ffmpeg (is it installed? tools/install_deps.sh)");
+  for (const auto& v : track) {
+    const cv::Mat frame = synth::RenderMouth(v, style, rng);
+    std::fwrite(frame.data, 1, 96 * 96, pipe);
+  }
+  const int status = pclose(pipe);
+  fs::remove(wav);
+  MOME_CHECK(status == 0, ErrorCode::kIo, tmp_mp4, ": ffmpeg failed (exit ", WEXITSTATUS(status), ")");
+  fs::rename(tmp_mp4, base + ".mp4");
+  std::ofstream(base + ".txt.tmp") << Transcript(c);
+  fs::rename(base + ".txt.tmp", base + ".txt");  // last: marks the clip finished
+}
+
+void AddNoise(std::vector<int16_t>* samples, double snr_db, uint64_t seed) {
+  double power = 0;
+  for (int16_t s : *samples) power += static_cast<double>(s) * s;
+  power /= std::max<size_t>(1, samples->size());
+  const double sigma = std::sqrt(power / std::pow(10.0, snr_db / 10.0));
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0.0, sigma);
+  for (auto& s : *samples) s = static_cast<int16_t>(std::clamp(s + noise(rng), -32768.0, 32767.0));
+}
+
+int Main(int argc, char** argv) {
+  CliParser cli("mome_synth", "Synthesises a GRID-grammar audio-visual corpus in the LRS3 layout.");
+  cli.AddRequired("--out", "DIR", "corpus root (clips go to DIR/SPLIT/SPEAKER/)")
+      .AddRequired("--count", "N", "clips to synthesise")
+      .AddOption("--voices", "LIST",
+                 std::string("espeak-ng voices with variants; default train: ") + kTrainVoices +
+                     "; test/val splits: " + kTestVoices,
+                 "")
+      .AddOption("--seed", "S", "random seed (sentences, speaking rate and pitch, video noise)", "0")
+      .AddOption("--split", "NAME", "split folder; test*/val*/dev* use held-out sentences and test voices", "trainval")
+      .AddOption("--snr", "DB", "add white noise to the audio at this SNR (default: clean)", "")
+      .AddOption("--threads", "N", "clips rendered and encoded in parallel", "2");
+  if (!cli.Parse(argc, argv)) return 0;
+  const std::string out = cli.GetString("--out"), split = cli.GetString("--split");
+  const int64_t count = cli.GetInt("--count");
+  MOME_CHECK(count > 0, ErrorCode::kInvalidArgument, "--count must be positive");
+  MOME_CHECK(!split.empty() && split.find('/') == std::string::npos, ErrorCode::kInvalidArgument,
+             "--split must be a plain folder name");
+  auto voices = cli.Has("--voices") ? SplitList(cli.GetString("--voices")) : std::vector<std::string>{};
+  if (voices.empty()) voices = SplitList(IsEvalSplit(split) ? kTestVoices : kTrainVoices);
+  const auto seed = static_cast<uint64_t>(cli.GetInt("--seed"));
+  const bool noisy = cli.Has("--snr");
+  const double snr = noisy ? cli.GetDouble("--snr") : 0.0;
+  const int64_t threads = std::max<int64_t>(1, cli.GetInt("--threads"));
+  std::error_code ec;
+  fs::create_directories(out + "/" + split, ec);
+  MOME_CHECK(!ec, ErrorCode::kIo, out, ": cannot create the output folder (", ec.message(), ")");
+
+  synth::Speaker speaker;
+  for (const auto& v : voices) speaker.Say("test", v, 175, 50);  // a bad voice name fails before any work
+  ProgressBar bar("synth", count, "clips");
+  std::mt19937_64 corpus_rng(seed * 1000003ULL + std::hash<std::string>{}(split));
+  std::vector<Clip> batch;
+  int64_t done = 0;
+  auto flush = [&] {
+    std::vector<std::thread> workers;
+    std::mutex error_mutex;
+    std::string error;
+    size_t next = 0;
+    std::mutex next_mutex;
+    for (int64_t t = 0; t < threads; ++t)
+      workers.emplace_back([&] {
+        while (true) {
+          size_t i;
+          {
+            std::lock_guard<std::mutex> lock(next_mutex);
+            if (next >= batch.size()) return;
+            i = next++;
+          }
+          try {
+            WriteClip(batch[i]);
+          } catch (const std::exception& e) {
+            std::lock_guard<std::mutex> lock(error_mutex);
+            error = e.what();
+          }
+        }
+      });
+    for (auto& w : workers) w.join();
+    MOME_CHECK(error.empty(), ErrorCode::kIo, error);
+    done += static_cast<int64_t>(batch.size());
+    bar.Update(done);
+    batch.clear();
+  };
+  for (int64_t i = 0; i < count; ++i) {
+    // Every clip's choices come from the corpus stream in order, so skipping finished clips changes nothing.
+    Clip c;
+    c.voice = voices[static_cast<size_t>(i) % voices.size()];
+    c.sentence = synth::GridSentenceAt(synth::SampleSentenceIndex(split, corpus_rng));
+    const int rate = 150 + static_cast<int>(corpus_rng() % 41);  // words per minute
+    const int pitch = 35 + static_cast<int>(corpus_rng() % 31);
+    c.seed = corpus_rng();
+    std::string speaker_dir = c.voice;
+    std::replace(speaker_dir.begin(), speaker_dir.end(), '+', '_');
+    char id[16];
+    std::snprintf(id, sizeof id, "%05lld", static_cast<long long>(i));
+    c.dir = out + "/" + split + "/" + speaker_dir;
+    c.id = id;
+    if (fs::exists(c.dir + "/" + c.id + ".txt")) {
+      bar.Update(++done);
+      continue;
+    }
+    fs::create_directories(c.dir, ec);
+    MOME_CHECK(!ec, ErrorCode::kIo, c.dir, ": cannot create (", ec.message(), ")");
+    std::string text;
+    for (const auto& w : c.sentence.spoken) text += (text.empty() ? "" : " ") + w;
+    c.speech = speaker.Say(text, c.voice, rate, pitch);
+    MOME_CHECK(!c.speech.samples.empty(), ErrorCode::kInternal, "espeak-ng produced no audio for '", text, "'");
+    if (noisy) AddNoise(&c.speech.samples, snr, c.seed ^ 0x5eedULL);
+    batch.push_back(std::move(c));
+    if (static_cast<int64_t>(batch.size()) >= 8 * threads) flush();
+  }
+  flush();
+  std::cerr << "mome_synth: " << count << " clips in " << out << "/" << split << " (" << voices.size()
+            << " voices)" << std::endl;
+  return 0;
+}
+
+}  // namespace
+}  // namespace mome
+
+int main(int argc, char** argv) {
+  return mome::tools::RunTool("mome_synth", [&] { return mome::Main(argc, argv); });
+}
