@@ -102,7 +102,18 @@ TEST(BatchSampler, RestoredPositionContinuesExactly) {
     resumed.Next(&batch);
     EXPECT_EQ(batch, want);
   }
-  EXPECT_THROW(data::BatchSampler(frames, {300, 7, true, 99, 100}).Next(&batch), Error);
+  // The ranks of one step take consecutive batches of one global stream, as one process accumulating them would.
+  data::BatchSampler one(frames, {300, 7, true, 0, 1});
+  for (int step = 0; step < 12; ++step) {  // 3 ranks x 12 steps crosses two epoch boundaries
+    for (int64_t rank = 0; rank < 3; ++rank) {
+      std::vector<int64_t> want, got;
+      one.Next(&want);
+      data::BatchSampler r(frames, {300, 7, true, rank, 3});
+      r.Restore({0, 0});
+      for (int s = 0; s <= step; ++s) r.Next(&got);
+      EXPECT_EQ(got, want) << "step " << step << " rank " << rank;
+    }
+  }
 }
 
 }  // namespace

@@ -195,8 +195,12 @@ TEST_F(TrainingRun, TwoGlooProcessesMatchOneProcessWithTheSameGlobalBatch) {
   const auto a = io::SafetensorsFile::Open(one + "/checkpoints/step-00000003/trainable.safetensors");
   const auto b = io::SafetensorsFile::Open(two + "/checkpoints/step-00000003/trainable.safetensors");
   ASSERT_EQ(a->Names(), b->Names());
-  for (const auto& name : a->Names())
+  for (const auto& name : a->Names()) {
+    // BatchNorm running statistics are averaged over processes, which is not what one process accumulating
+    // micro-batches computes; they do not enter training-mode forward passes.
+    if (name.find("running_") != std::string::npos) continue;
     EXPECT_TRUE(torch::allclose(a->Get(name).to(torch::kFloat), b->Get(name).to(torch::kFloat), 1e-4, 1e-5)) << name;
+  }
 }
 
 TEST_F(TrainingRun, BadInputsGiveOneLine) {

@@ -1,6 +1,7 @@
 #include "mome/data/batch_sampler.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -17,8 +18,11 @@ BatchSampler::BatchSampler(std::vector<int64_t> frames, BatchSamplerOptions opti
   for (int64_t f : frames_) MOME_CHECK(f >= 0, ErrorCode::kInvalidArgument, "negative clip length ", f);
 }
 
-std::vector<std::vector<int64_t>> BatchSampler::EpochBatches(int64_t epoch) const {
-  // Every rank computes the same global batch list from (seed, epoch), then takes its share.
+const std::vector<std::vector<int64_t>>& BatchSampler::GlobalBatches(int64_t epoch) const {
+  auto it = cache_.find(epoch);
+  if (it != cache_.end()) return it->second;
+  if (cache_.size() > 4) cache_.clear();
+  // Every rank computes the same global batch list from (seed, epoch).
   std::mt19937_64 rng(options_.seed * 1000003ull + static_cast<uint64_t>(epoch));
   std::vector<int64_t> order(frames_.size());
   std::iota(order.begin(), order.end(), 0);
@@ -39,28 +43,33 @@ std::vector<std::vector<int64_t>> BatchSampler::EpochBatches(int64_t epoch) cons
   }
   if (!batch.empty()) batches.push_back(batch);
   if (options_.shuffle) std::shuffle(batches.begin(), batches.end(), rng);
+  return cache_.emplace(epoch, std::move(batches)).first->second;
+}
+
+std::vector<std::vector<int64_t>> BatchSampler::EpochBatches(int64_t epoch) const {
+  const auto& batches = GlobalBatches(epoch);
   std::vector<std::vector<int64_t>> mine;
   for (size_t b = static_cast<size_t>(options_.rank); b < batches.size(); b += options_.world_size)
     mine.push_back(batches[b]);
   return mine;
 }
 
-bool BatchSampler::Next(std::vector<int64_t>* batch) {
-  int64_t empty_epochs = 0;
-  for (;;) {
-    if (current_epoch_ != position_.epoch) {
-      current_ = EpochBatches(position_.epoch);
-      current_epoch_ = position_.epoch;
-    }
-    if (position_.batch < static_cast<int64_t>(current_.size())) {
-      *batch = current_[position_.batch++];
-      return true;
-    }
-    MOME_CHECK(!current_.empty() || ++empty_epochs < 3, ErrorCode::kInvalidArgument, "rank ", options_.rank,
-               " gets no batch: the corpus makes fewer batches than there are ranks (", options_.world_size, ")");
-    ++position_.epoch;
-    position_.batch = 0;
+BatchSampler::Position BatchSampler::Advance(Position p, int64_t n) const {
+  p.batch += n;
+  for (int64_t count; p.batch >= (count = static_cast<int64_t>(GlobalBatches(p.epoch).size()));) {
+    p.batch -= count;
+    ++p.epoch;
   }
+  return p;
+}
+
+bool BatchSampler::Next(std::vector<int64_t>* batch) {
+  // One step of N ranks takes N consecutive batches of the global stream, rank r the r-th: the same batches, in
+  // the same order, as one process accumulating N micro-batches — across epoch boundaries too.
+  const Position mine = Advance(position_, options_.rank);
+  *batch = GlobalBatches(mine.epoch)[static_cast<size_t>(mine.batch)];
+  position_ = Advance(position_, options_.world_size);
+  return true;
 }
 
 void BatchSampler::Restore(const Position& position) {

@@ -115,6 +115,8 @@ class TrainingRun {
 
     for (auto& p : pipeline_->trainable().named_parameters())
       if (p.value().requires_grad()) params_.push_back(p.value()), param_names_.push_back(p.key());
+    for (auto& b : pipeline_->trainable().buffers())
+      if (b.is_floating_point()) buffers_.push_back(b);
     MOME_CHECK(!params_.empty(), ErrorCode::kInvalidArgument, "nothing to train: every parameter is frozen");
     optimizer_ = std::make_unique<torch::optim::AdamW>(
         params_, torch::optim::AdamWOptions(t.lr).betas({t.betas[0], t.betas[1]}).weight_decay(t.weight_decay));
@@ -179,6 +181,15 @@ class TrainingRun {
       optimizer_->zero_grad();
       StepTerms terms;
       for (int64_t a = 0; a < t.accumulation; ++a) Accumulate(step, a, &terms);
+      if (options_.sync) {  // logged terms: the mean over processes; tokens and clips: the sum
+        at::Tensor v = at::tensor({terms.ce, terms.load_balancing, terms.decorrelation, terms.loss, terms.tokens,
+                                   terms.clips}, at::kDouble);
+        options_.sync->AllReduceSum(v);
+        const auto* d = v.data_ptr<double>();
+        const double w = static_cast<double>(world_);
+        terms.ce = d[0] / w, terms.load_balancing = d[1] / w, terms.decorrelation = d[2] / w, terms.loss = d[3] / w;
+        terms.tokens = d[4], terms.clips = d[5];
+      }
       std::vector<at::Tensor> grads;
       for (auto& p : params_) {
         if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
@@ -187,6 +198,12 @@ class TrainingRun {
       if (options_.sync) options_.sync->AllReduceMean(grads);
       const double grad_norm = ClipGradients(t.grad_clip, step + 1);
       optimizer_->step();
+      if (options_.sync && !buffers_.empty()) {
+        // BatchNorm running statistics saw only this process's batches: average them so every process (and the
+        // checkpoint) holds the same model, as DDP's buffer broadcast does.
+        torch::NoGradGuard no_grad;
+        options_.sync->AllReduceMean(buffers_);
+      }
       ++step;
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       window.ce += terms.ce, window.load_balancing += terms.load_balancing;
@@ -208,8 +225,8 @@ class TrainingRun {
                 {"decorrelation", window.decorrelation / window_steps},
                 {"lr", lr},
                 {"grad_norm", grad_norm},
-                {"tokens_per_s", window.tokens * world_ / window_seconds},
-                {"clips_per_s", window.clips * world_ / window_seconds}};
+                {"tokens_per_s", window.tokens / window_seconds},
+                {"clips_per_s", window.clips / window_seconds}};
         window = StepTerms();
         window_steps = 0;
         window_seconds = 0;
@@ -432,6 +449,7 @@ class TrainingRun {
   std::unique_ptr<model::AVSRPipeline> pipeline_;
   std::vector<at::Tensor> params_;
   std::vector<std::string> param_names_;
+  std::vector<at::Tensor> buffers_;  // floating-point buffers of trainable modules (BatchNorm running stats)
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   CosineSchedule schedule_;
   std::unique_ptr<data::BatchSampler> sampler_;

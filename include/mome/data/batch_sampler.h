@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 namespace mome::data {
@@ -20,15 +21,16 @@ class BatchSampler {
   // frames[i]: the length of clip i (e.g. video frames).
   BatchSampler(std::vector<int64_t> frames, BatchSamplerOptions options);
 
-  // This rank's batches of `epoch` (clip indices). Over all ranks every clip appears exactly once; ranks' batch
-  // counts differ by at most one (the trainer must let a rank without a last batch contribute nothing).
+  // This rank's share of `epoch`'s batches (clip indices): every world_size-th. Over all ranks every clip
+  // appears exactly once.
   std::vector<std::vector<int64_t>> EpochBatches(int64_t epoch) const;
 
   struct Position {
-    int64_t epoch = 0, batch = 0;  // the next batch to hand out
+    int64_t epoch = 0, batch = 0;  // where the next step starts in the global batch stream (same on every rank)
   };
-  // Iteration with a resumable position: Next fills `batch` and returns true, moving to the next epoch when one
-  // ends (never returns false; training stops by steps).
+  // Iteration with a resumable position over the endless global stream (epoch 0's batches, then epoch 1's, ...):
+  // each call is one step of all ranks, and rank r takes the r-th of the next world_size batches. Next fills
+  // `batch` and returns true (never false; training stops by steps).
   bool Next(std::vector<int64_t>* batch);
   Position position() const { return position_; }
   void Restore(const Position& position);
@@ -37,8 +39,9 @@ class BatchSampler {
   std::vector<int64_t> frames_;
   BatchSamplerOptions options_;
   Position position_;
-  std::vector<std::vector<int64_t>> current_;  // batches of position_.epoch
-  int64_t current_epoch_ = -1;
+  const std::vector<std::vector<int64_t>>& GlobalBatches(int64_t epoch) const;
+  Position Advance(Position p, int64_t batches) const;
+  mutable std::map<int64_t, std::vector<std::vector<int64_t>>> cache_;  // global batches of recent epochs
 };
 
 }  // namespace mome::data
