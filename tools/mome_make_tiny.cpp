@@ -35,6 +35,7 @@ struct TinyModelRecipe {
   int64_t original_max_position_embeddings = 64;
   bool tie_word_embeddings = true;
   std::string dtype = "bfloat16";
+  std::string init = "peaked";
 
   void Visit(ConfigVisitor& v) {
     v.Field("vocab_size", vocab_size, "vocabulary size; 0 takes the tokenizer's");
@@ -49,6 +50,8 @@ struct TinyModelRecipe {
     v.Field("original_max_position_embeddings", original_max_position_embeddings, "llama3 rope context");
     v.Field("tie_word_embeddings", tie_word_embeddings, "share the embedding matrix with the LM head");
     v.Field("dtype", dtype, "float32 | bfloat16 | float16: how weights are stored");
+    v.Field("init", init, "peaked (large weights: confident generations for tests) | training (HF: N(0, 0.02), "
+                          "norms 1, for training from scratch)");
   }
   void Validate() const {
     ConfigRequire(vocab_size >= 0, "vocab_size", "must be >= 0");
@@ -58,6 +61,7 @@ struct TinyModelRecipe {
                   "must divide num_attention_heads");
     ConfigRequireOneOf(rope_type, {"default", "linear", "llama3"}, "rope_type");
     ConfigRequireOneOf(dtype, {"float32", "bfloat16", "float16"}, "dtype");
+    ConfigRequireOneOf(init, {"peaked", "training"}, "init");
   }
 };
 
@@ -79,10 +83,18 @@ c10::ScalarType StorageDtype(const std::string& name) {
 }
 
 // Weights scaled so that logits are peaked (HF's 0.02 init gives near-uniform, meaningless generations).
-void RandomiseWeights(torch::nn::Module& model) {
+// "training": HF LlamaPreTrainedModel's init (normal 0.02, RMSNorm weights 1), the usual start from scratch.
+void RandomiseWeights(torch::nn::Module& model, const std::string& init) {
   torch::NoGradGuard no_grad;
   for (auto& p : model.named_parameters()) {
     at::Tensor& w = p.value();
+    if (init == "training") {
+      if (p.key().find("norm") != std::string::npos)
+        w.fill_(1.0);
+      else
+        w.normal_(0.0, 0.02);
+      continue;
+    }
     if (p.key().find("norm") != std::string::npos)
       w.uniform_(0.5, 1.5);
     else if (p.key().find("embed_tokens") != std::string::npos)
@@ -132,7 +144,7 @@ int Main(int argc, char** argv) {
 
   torch::manual_seed(static_cast<uint64_t>(recipe.seed));
   llm::LlamaForCausalLM model(config, at::TensorOptions().dtype(at::kFloat));
-  RandomiseWeights(*model);
+  RandomiseWeights(*model, m.init);
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& p : model->named_parameters()) tensors.emplace_back(p.key(), p.value().to(StorageDtype(m.dtype)));
   io::SaveSafetensors((out / "model.safetensors").string(), tensors, {{"format", "pt"}});
