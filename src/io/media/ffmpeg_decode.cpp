@@ -210,7 +210,7 @@ bool MediaDecodingAvailable() { return true; }
 DecodedMedia DecodeMedia(const std::string& path, const MediaDecodeOptions& options) {
   MOME_CHECK(options.sample_rate > 0 && options.fps > 0, ErrorCode::kInvalidArgument, path,
              ": sample rate and fps must be positive");
-  av_log_set_level(AV_LOG_ERROR);
+  av_log_set_level(AV_LOG_FATAL);  // failures come back as one mome::Error line instead
   AVFormatContext* raw = nullptr;
   int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
   MOME_CHECK(rc >= 0, rc == AVERROR(ENOENT) ? ErrorCode::kNotFound : ErrorCode::kCorruptFile, path,

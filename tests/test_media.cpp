@@ -1,0 +1,154 @@
+// Media decoding (FFmpeg), the synthetic corpus (mome_synth) and mome_prepare over it. Test media are made by the
+// ffmpeg program from its lavfi sources, so the expected content is known: a 30 fps video with a frame counter
+// in brightness, a 440 Hz stereo tone at 44.1 kHz.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "mome/core/error.h"
+#include "mome/data/prepared.h"
+#include "mome/io/media.h"
+#include "test_helpers.h"
+
+namespace mome {
+namespace {
+namespace fs = std::filesystem;
+
+class Media : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/mome_media_" + std::to_string(::getpid());
+    testing::RemoveTree(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { testing::RemoveTree(dir_); }
+  void Ffmpeg(const std::string& args) {
+    const auto r = testing::RunCommand("ffmpeg -nostdin -v error -y " + args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::string dir_;
+};
+
+#ifdef MOME_WITH_MEDIA
+
+double DominantHz(const at::Tensor& audio, int64_t rate) {
+  const auto spectrum = torch::fft::rfft(audio).abs();
+  return static_cast<double>(spectrum.argmax().item<int64_t>()) * rate / audio.numel();
+}
+
+TEST_F(Media, ResamplesAudioAndVideoToTheModelRates) {
+  // 2 s: 30 fps gray ramp whose brightness is the frame number x 4; stereo 440 Hz at 44.1 kHz.
+  Ffmpeg("-f lavfi -i \"color=c=black:s=64x48:r=30:d=2,geq=lum='N*4':cb=128:cr=128\" -f lavfi -i "
+         "\"sine=frequency=440:sample_rate=44100:duration=2\" -ac 2 -c:v libx264 -qp 0 -pix_fmt yuv444p -c:a flac "
+         "-shortest " + dir_ + "/clip.mkv");
+  const auto m = io::DecodeMedia(dir_ + "/clip.mkv");
+  ASSERT_TRUE(m.video.defined());
+  EXPECT_EQ(m.video.size(1), 48);
+  EXPECT_EQ(m.video.size(2), 64);
+  EXPECT_NEAR(m.video.size(0), 50, 1);  // 2 s at 25 fps
+  EXPECT_NEAR(m.source_fps, 30.0, 1e-6);
+  // Output frame n shows the source frame on screen at n / 25 s: source index floor-ish of n * 30 / 25.
+  for (int64_t n : {0, 5, 10, 24, 40}) {
+    const double brightness = m.video[n].to(torch::kFloat).mean().item<double>();
+    const double source = std::llround(n * 30.0 / 25.0);
+    // FFmpeg maps the stream's limited-range luma (16..235) to full-range gray.
+    const double expected = std::clamp((4.0 * source - 16.0) * 255.0 / 219.0, 0.0, 255.0);
+    EXPECT_NEAR(brightness, expected, 3.0) << "frame " << n;
+  }
+  EXPECT_NEAR(static_cast<double>(m.audio.numel()), 32000, 400);  // 16 kHz
+  EXPECT_NEAR(DominantHz(m.audio, 16000), 440.0, 2.0);
+  EXPECT_LE(m.audio.abs().max().item<float>(), 1.0f);
+  EXPECT_EQ(m.frame_times.size(), static_cast<size_t>(m.video.size(0)));
+  EXPECT_DOUBLE_EQ(m.frame_times[25], 1.0);
+
+  io::MediaDecodeOptions audio_only;
+  audio_only.video = false;
+  audio_only.sample_rate = 8000;
+  const auto a = io::DecodeMedia(dir_ + "/clip.mkv", audio_only);
+  EXPECT_FALSE(a.video.defined());
+  EXPECT_NEAR(static_cast<double>(a.audio.numel()), 16000, 200);
+  EXPECT_NEAR(DominantHz(a.audio, 8000), 440.0, 2.0);
+}
+
+TEST_F(Media, BadFilesGiveOneLineNamingThem) {
+  std::ofstream(dir_ + "/junk.mp4") << "this is not a video";
+  Ffmpeg("-f lavfi -i \"sine=frequency=300:duration=1\" " + dir_ + "/tone.wav");
+  auto expect_error = [](const std::string& path, const io::MediaDecodeOptions& o, const std::string& what) {
+    try {
+      io::DecodeMedia(path, o);
+      ADD_FAILURE() << "no error for " << path;
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(path), std::string::npos) << msg;
+      EXPECT_NE(msg.find(what), std::string::npos) << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+  };
+  expect_error(dir_ + "/junk.mp4", {}, "cannot");
+  expect_error(dir_ + "/missing.mp4", {}, "cannot open");
+  io::MediaDecodeOptions need_video;
+  need_video.require_video = true;
+  expect_error(dir_ + "/tone.wav", need_video, "no video stream");
+  EXPECT_NEAR(DominantHz(io::DecodeMedia(dir_ + "/tone.wav").audio, 16000), 300.0, 2.0);
+}
+
+TEST_F(Media, SynthCorpusIsDeterministicAndPrepares) {
+  const std::string tools = MOME_TOOL_DIR;
+  for (const char* name : {"a", "b"}) {
+    const auto r = testing::RunCommand(tools + "/mome_synth --out " + dir_ + "/" + name +
+                                       " --count 4 --split test --seed 5 --threads 2");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  // LRS3 layout, test voices, held-out sentences; the same bytes from the same seed.
+  std::vector<std::string> clips;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ + "/a"))
+    if (e.path().extension() == ".mp4") clips.push_back(fs::relative(e.path(), dir_ + "/a").string());
+  ASSERT_EQ(clips.size(), 4u);
+  for (const auto& c : clips) {
+    EXPECT_EQ(c.rfind("test/en", 0), 0u) << c;  // the default test voices
+    const auto md5 = [&](const std::string& root) {
+      return testing::RunCommand("md5sum < " + root + "/" + c).out;
+    };
+    EXPECT_EQ(md5(dir_ + "/a"), md5(dir_ + "/b")) << c;
+    const auto m = io::DecodeMedia(dir_ + "/a/" + c);
+    EXPECT_EQ(m.video.size(1), 96);
+    EXPECT_NEAR(static_cast<double>(m.audio.numel()) / 640.0, static_cast<double>(m.video.size(0)), 2.0);
+  }
+  // A corrupt clip is skipped and listed; the others are prepared; a re-run keeps the shards.
+  const std::string bad = dir_ + "/a/test/en-us_m4/99999";
+  std::ofstream(bad + ".mp4") << "broken";
+  std::ofstream(bad + ".txt") << "Text:  BIN BLUE AT A ONE NOW\nConf:  5\n";
+  const std::string prepare = tools + "/mome_prepare --corpus lrs3 --root " + dir_ + "/a --split test --out " +
+                              dir_ + "/prepared --shard-size 2";
+  const auto p1 = testing::RunCommand(prepare);
+  ASSERT_EQ(p1.exit_code, 0) << p1.err;
+  EXPECT_NE(p1.err.find("99999"), std::string::npos) << p1.err;
+  const auto corpus = data::PreparedCorpus::Open(dir_ + "/prepared");
+  EXPECT_EQ(corpus.size(), 4u);
+  const auto clip = corpus.Load(0);
+  EXPECT_EQ(clip.video.size(1), 96);
+  EXPECT_FALSE(clip.text.empty());
+  std::ifstream problems(dir_ + "/prepared/problems.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(problems, line));
+  EXPECT_NE(nlohmann::json::parse(line)["key"].get<std::string>().find("99999"), std::string::npos);
+  const auto p2 = testing::RunCommand(prepare);
+  ASSERT_EQ(p2.exit_code, 0) << p2.err;
+  EXPECT_NE(p2.err.find("3 from an earlier run"), std::string::npos) << p2.err;
+}
+
+#else
+
+TEST_F(Media, WithoutFfmpegOnlyWavDecodes) {
+  EXPECT_FALSE(io::MediaDecodingAvailable());
+  EXPECT_THROW(io::DecodeMedia(dir_ + "/clip.mp4"), Error);
+}
+
+#endif
+
+}  // namespace
+}  // namespace mome
