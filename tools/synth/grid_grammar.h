@@ -1,7 +1,7 @@
 // GRID-corpus sentences (Cooke et al. 2006): command colour preposition letter digit adverb, e.g. "BIN BLUE AT F
-// TWO NOW". 4 x 4 x 4 x 25 x 10 x 4 = 64000 sentences, numbered 0..63999 in that order. Sentences whose number is
-// 0 (mod 10) are kept for test splits and 1 (mod 10) for validation splits, so evaluation sentences are never seen
-// in training.
+// TWO NOW". 4 x 4 x 4 x 25 x 10 x 4 = 64000 sentences, numbered 0..63999 in that order. A hash of the number
+// puts every sentence in one of ten parts: part 0 is kept for test splits and part 1 for validation splits, so
+// evaluation sentences are never seen in training, while every word combination still occurs in training.
 #pragma once
 
 #include <array>
@@ -61,14 +61,19 @@ inline GridSentence GridSentenceAt(int64_t index) {
   return s;
 }
 
-// Which sentence numbers a split may use: residue 0 (mod 10) for test*, 1 for val*/dev*, 2..9 otherwise.
+inline int64_t SentencePart(int64_t index) {  // 0..9, well mixed (Knuth's multiplicative hash)
+  return static_cast<int64_t>(((static_cast<uint64_t>(index) * 2654435761ULL) & 0xffffffffULL) % 10);
+}
+
+// A sentence number for a split: part 0 for test*, 1 for val*/dev*, 2..9 otherwise (rejection sampling).
 inline int64_t SampleSentenceIndex(const std::string& split, std::mt19937_64& rng) {
   const bool test = split.rfind("test", 0) == 0;
   const bool val = split.rfind("val", 0) == 0 || split.rfind("dev", 0) == 0;
-  const int64_t blocks = GridSentenceCount() / 10;
-  const int64_t block = static_cast<int64_t>(rng() % static_cast<uint64_t>(blocks));
-  const int64_t residue = test ? 0 : val ? 1 : 2 + static_cast<int64_t>(rng() % 8);
-  return block * 10 + residue;
+  for (;;) {
+    const auto index = static_cast<int64_t>(rng() % static_cast<uint64_t>(GridSentenceCount()));
+    const int64_t part = SentencePart(index);
+    if (test ? part == 0 : val ? part == 1 : part >= 2) return index;
+  }
 }
 
 }  // namespace mome::synth
