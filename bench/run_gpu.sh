@@ -58,6 +58,25 @@ echo "== Whisper-medium encoder (random bf16 weights)" | tee -a "$LOG"
 WHISPER=$("$BUILD_DIR"/bench/whisper_bench --config bench/configs/whisper-medium.json --random-init --device cuda \
   --dtype bf16 --seconds 10 --repeat 10 2>>"$LOG" || true)
 echo "$WHISPER" | tee -a "$LOG"
+echo "== AV-HuBERT-Large visual encoder, 10 s of video (random bf16 weights; PyTorch reference on the same)" | tee -a "$LOG"
+AVH_DIR=/tmp/mome_avhubert_bench
+AVHUBERT=$("$BUILD_DIR"/bench/avhubert_bench --device cuda --dtype bf16 --seconds 10 --batch 1,8 --save "$AVH_DIR" \
+  2>>"$LOG" || true)
+AVHUBERT_REF=$(python3 bench/reference/avhubert_reference.py --dir "$AVH_DIR" --device cuda --dtype bf16 \
+  --batch 1,8 2>>"$LOG" || true)
+AVH_F32=$("$BUILD_DIR"/bench/avhubert_bench --device cuda --dtype f32 --seconds 4 --batch 1 --repeat 2 \
+  --save "$AVH_DIR-f32" 2>>"$LOG" && python3 bench/reference/avhubert_reference.py --dir "$AVH_DIR-f32" \
+  --device cuda --dtype f32 --batch 1 --repeat 2 2>>"$LOG" || true)
+# The converter end to end: a fairseq-style fine-tuned checkpoint of the fp32 weights -> convert -> libmome output.
+AVH_CONVERT=$(python3 bench/reference/check_avhubert_converter.py "$AVH_DIR-f32" /tmp/mome_avh_fairseq.pt 2>>"$LOG" \
+  && python3 tools/convert_avhubert.py /tmp/mome_avh_fairseq.pt /tmp/mome_avh_converted.safetensors 2>>"$LOG" \
+  && "$BUILD_DIR"/bench/avhubert_bench --device cuda --dtype f32 --seconds 4 --batch 1 --repeat 1 \
+     --weights /tmp/mome_avh_converted.safetensors --save "$AVH_DIR-converted" 2>>"$LOG" >/dev/null \
+  && python3 -c "
+from safetensors.torch import load_file
+a = load_file('$AVH_DIR-f32/io.safetensors')['output']; b = load_file('$AVH_DIR-converted/io.safetensors')['output']
+print('converter round trip: max |diff| =', (a - b).abs().max().item())" || echo "converter check failed")
+printf '%s\n%s\nfp32 parity: %s\n%s\n' "$AVHUBERT" "$AVHUBERT_REF" "$AVH_F32" "$AVH_CONVERT" | tee -a "$LOG"
 echo "== MoBE, Qwen3-30B-A3B-shaped layer" | tee -a "$LOG"
 MOBE=$(timeout 120 "$BUILD_DIR"/tools/mome_compress --bench-layer --rank 64 --bases 8 --steps 200 --device cuda \
   2>>"$LOG" || echo "mome_compress --bench-layer did not finish within 120 s")
@@ -93,6 +112,8 @@ PY
   echo; echo '```'; echo "$ADAPTERS"; echo '```'
   echo "## Whisper-medium encoder (\`bench/whisper_bench\`)"
   echo; echo '```'; echo "$WHISPER"; echo '```'
+  echo "## AV-HuBERT-Large visual encoder, 10 s (\`bench/avhubert_bench\` vs \`bench/reference/avhubert_reference.py\`)"
+  echo; echo '```'; printf '%s\n%s\nfp32 parity: %s\n%s\n' "$AVHUBERT" "$AVHUBERT_REF" "$AVH_F32" "$AVH_CONVERT"; echo '```'
   echo "## MoBE layer (\`mome_compress --bench-layer --rank 64 --bases 8 --steps 200 --device cuda\`)"
   echo; echo '```'; echo "$MOBE"; echo '```'
 } >> "$RESULT"
