@@ -15,6 +15,7 @@
 #include "mome/data/prepared.h"
 #include "mome/io/safetensors.h"
 #include "mome/train/trainer.h"
+#include "mome/train/distributed.h"
 #include "test_helpers.h"
 
 namespace mome {
@@ -109,8 +110,10 @@ TEST_F(TrainingRun, WritesMetricsCheckpointsPlotsAndDecodes) {
   EXPECT_FALSE(fs::exists(run + "/checkpoints/step-00000004"));
   EXPECT_TRUE(fs::exists(run + "/best/trainable.safetensors"));
   EXPECT_TRUE(fs::exists(run + "/config.yaml"));
-  EXPECT_TRUE(fs::exists(run + "/loss.png"));
-  EXPECT_TRUE(fs::exists(run + "/wer.png"));
+  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) {  // the GPU machine has none: a warning instead
+    EXPECT_TRUE(fs::exists(run + "/loss.png"));
+    EXPECT_TRUE(fs::exists(run + "/wer.png"));
+  }
 
   // Decoding: one JSON line per clip, identical whatever the batch size; trn files beside --output.
   const std::string decode = kTool + "/mome_decode --model " + run + " --prepared " + root_ +
@@ -185,6 +188,7 @@ TEST_F(TrainingRun, ResumesExactlyAfterSigkill) {
 
 TEST_F(TrainingRun, TwoGlooProcessesMatchOneProcessWithTheSameGlobalBatch) {
   // 2 processes x accumulation 1 == 1 process x accumulation 2 (the sampler deals global batches round-robin).
+  if (!train::CpuDataParallelAvailable()) GTEST_SKIP() << "this LibTorch has no Gloo (the PyTorch wheel)";
   const std::string one = root_ + "/one", two = root_ + "/two";
   const std::string common = "--set train.max_steps=3 --set train.checkpoint_every=3 --set train.val_data=";
   const auto r1 = Train(one, common + " --set train.accumulation=2");

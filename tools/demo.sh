@@ -15,8 +15,8 @@ if [ "${MOME_SKIP_INSTALL:-0}" != 1 ]; then ./tools/install_deps.sh; fi
 ./tools/build.sh
 BIN=${BUILD_DIR:-build}/tools
 RUN=${RUN:-runs/demo}
-STEPS=${DEMO_STEPS:-700}
-SIDE_STEPS=${DEMO_SIDE_STEPS:-350}
+STEPS=${DEMO_STEPS:-500}
+SIDE_STEPS=${DEMO_SIDE_STEPS:-150}
 TRAIN_CLIPS=${DEMO_TRAIN_CLIPS:-1000}
 TRAIN_VOICES=en-us+m1,en-us+f2,en+m3,en-us+m7,en-gb-x-rp+f4,en-029+m2
 TEST_VOICES=en-us+m4,en+f3

@@ -122,4 +122,12 @@ std::shared_ptr<GradientSync> CreateGradientSync(const DistributedEnv& env, c10:
 #endif
 }
 
+bool CpuDataParallelAvailable() {
+#ifdef MOME_HAS_GLOO
+  return true;
+#else
+  return false;
+#endif
+}
+
 }  // namespace mome::train

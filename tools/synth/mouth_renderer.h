@@ -54,8 +54,9 @@ struct FaceStyle {
     s.skin = u(110, 200);
     s.lip = s.skin - u(35, 65);
     s.lip_thickness = u(3.5, 6.5);
-    s.mouth_width = u(18, 25);
-    s.mouth_height = u(14, 22);
+    // A mouth-centred crop, as auto_avsr's: the lips span about half the frame's width.
+    s.mouth_width = u(24, 32);
+    s.mouth_height = u(24, 34);
     s.cx = u(44, 52);
     s.cy = u(48, 56);
     return s;

@@ -17,6 +17,9 @@ struct DistributedEnv {
   static DistributedEnv FromEnvironment();
 };
 
+// Whether this build can run data parallel on the CPU (Gloo; the PyTorch wheel ships no Gloo headers).
+bool CpuDataParallelAvailable();
+
 // A GradientSync for `env` on `device` (Gloo for CPU, NCCL for CUDA). Blocks until all processes joined.
 std::shared_ptr<GradientSync> CreateGradientSync(const DistributedEnv& env, c10::Device device);
 
