@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -123,6 +124,17 @@ TEST_F(TrainingRun, WritesMetricsCheckpointsPlotsAndDecodes) {
   EXPECT_NE(b1.err.find("WER"), std::string::npos) << b1.err;
   const auto b3 = testing::RunCommand(decode + " --batch-size 3");
   ASSERT_EQ(b3.exit_code, 0) << b3.err;
+
+  // The sink analysis of a trained checkpoint builds the real multimodal prompt.
+  const auto analyze = testing::RunCommand(kTool + "/mome_analyze --model " + run + " --prepared " + root_ +
+                                           "/val --index 1 --audio-rate 4 --video-rate 2 --out " + root_ + "/analysis");
+  ASSERT_EQ(analyze.exit_code, 0) << analyze.err;
+  const auto report = testing::ReadJson(root_ + "/analysis/report.json");
+  const auto roles = report["roles"].get<std::vector<std::string>>();
+  for (const char* role : {"bos", "delimiter", "audio", "video", "prompt", "text", "eos"})
+    EXPECT_NE(std::find(roles.begin(), roles.end(), role), roles.end()) << role;
+  EXPECT_EQ(report["layers"].size(), 2u);
+  EXPECT_EQ(report["layers"][0]["cos_to_bos"].size(), roles.size());
   std::ifstream f1(root_ + "/hyp1.jsonl");
   std::istringstream f3(b3.out);
   std::string l1, l3;

@@ -60,11 +60,10 @@ decode() {  # decode MODEL MODALITY AUDIO_RATE VIDEO_RATE
   [ "$v" != - ] && rates+=(--video-rate "$v") && name+="_v$v"
   "$BIN"/mome_decode --model "$model" --prepared "$RUN/prepared/test" --modality "$modality" "${rates[@]}" \
     --beam-size 4 --max-new-tokens 10 --output "$RUN/decode/$name.jsonl" 2> "$RUN/decode/$name.log"
-  local summary
-  summary=$(grep -o 'WER [0-9.]*% ([0-9]* / [0-9]*' "$RUN/decode/$name.log" | head -1)
-  local wer=${summary#WER }
-  wer=${wer%%%*}
-  local counts=${summary#*(}
+  # The summary line: "... WER 12.34% (89 errors / 720 words: sub ..."
+  local wer counts
+  wer=$(sed -n 's/.*WER \([0-9.]*\)% (\([0-9]*\) errors \/ \([0-9]*\) words.*/\1/p' "$RUN/decode/$name.log" | tail -1)
+  counts=$(sed -n 's/.*WER \([0-9.]*\)% (\([0-9]*\) errors \/ \([0-9]*\) words.*/\2 \/ \3/p' "$RUN/decode/$name.log" | tail -1)
   printf '| %s | %s | %s | %s | %s |\n' "$modality" "$a" "$v" "$wer" "$counts" >> "$table"
 }
 for a in 4 8; do for v in 2 4; do decode "$RUN" avsr "$a" "$v"; done; done

@@ -95,7 +95,7 @@ at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Ten
 // softmax(q k^T / sqrt(d) + bias) v with HF's float32 softmax; SDPA where LibTorch has it.
 at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionContext& context) {
 #if MOME_HAS_SDPA
-  if (q.is_cuda()) {
+  if (q.is_cuda() && !context.attention_probs) {
     const c10::optional<at::Tensor> mask =
         context.bias.defined() ? c10::optional<at::Tensor>(context.bias) : c10::nullopt;
     return at::scaled_dot_product_attention(q, k, v, mask, 0.0, context.causal && !context.bias.defined());
@@ -110,8 +110,9 @@ at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     const at::Tensor future = at::ones({t, t}, q.options().dtype(at::kBool)).triu(1);
     scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
   }
-  const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-  return at::matmul(probs, v);
+  const at::Tensor probs32 = at::softmax(scores, -1, at::kFloat);
+  if (context.attention_probs) context.attention_probs->push_back(probs32);
+  return at::matmul(probs32.to(q.scalar_type()), v);
 }
 
 }  // namespace
@@ -194,7 +195,9 @@ at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& h, const AttentionCo
     if (at::Tensor extra = hooks->AttentionParallel(layer_index_, normed); extra.defined())
       after_attention = after_attention + extra;
   const at::Tensor normed_post = post_attention_layernorm->forward(after_attention);
-  at::Tensor out = after_attention + mlp->forward(normed_post);
+  const at::Tensor mlp_out = mlp->forward(normed_post);
+  if (context.mlp_outputs) context.mlp_outputs->push_back(mlp_out);
+  at::Tensor out = after_attention + mlp_out;
   if (hooks) {
     if (at::Tensor extra = hooks->MlpParallel(layer_index_, normed_post); extra.defined()) out = out + extra;
     if (at::Tensor extra = hooks->LayerParallel(layer_index_, normed); extra.defined()) out = out + extra;
@@ -269,6 +272,10 @@ at::Tensor LlamaModelImpl::forward(const at::Tensor& inputs_embeds, const at::Te
   }
 
   context.hooks = extras.hooks;
+  context.attention_probs = extras.attention_probs;
+  context.mlp_outputs = extras.mlp_outputs;
+  if (extras.attention_probs) extras.attention_probs->clear();
+  if (extras.mlp_outputs) extras.mlp_outputs->clear();
   if (extras.layer_outputs) extras.layer_outputs->clear();
   at::Tensor h = inputs_embeds;
   for (const auto& layer : *layers) {

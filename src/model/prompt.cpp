@@ -16,9 +16,24 @@ struct Row {
   std::vector<int64_t> targets;    // per position: the label (next token) or kIgnore
   int64_t length = 0;
   int64_t first_output = 0;  // index of the first transcript token (== length without transcript)
+  std::vector<int8_t> roles;  // TokenRole per position
 };
 
 }  // namespace
+
+const char* TokenRoleName(TokenRole role) {
+  switch (role) {
+    case TokenRole::kPad: return "pad";
+    case TokenRole::kBos: return "bos";
+    case TokenRole::kDelimiter: return "delimiter";
+    case TokenRole::kAudio: return "audio";
+    case TokenRole::kVideo: return "video";
+    case TokenRole::kPrompt: return "prompt";
+    case TokenRole::kText: return "text";
+    case TokenRole::kEos: return "eos";
+  }
+  return "?";
+}
 
 PromptBatch AssemblePrompts(const std::vector<PromptPieces>& rows, const PromptTokenIds& ids,
                             const std::function<at::Tensor(const std::vector<int64_t>&)>& embed, PaddingSide side,
@@ -33,30 +48,32 @@ PromptBatch AssemblePrompts(const std::vector<PromptPieces>& rows, const PromptT
                " has neither audio nor video tokens");
     Row row;
     std::vector<int64_t> token_ids;  // the ids of every position (-1 for modality features)
-    auto text = [&](const std::vector<int64_t>& t) {
+    auto text = [&](const std::vector<int64_t>& t, TokenRole role) {
       if (t.empty()) return;
       row.pieces.push_back(embed(t));
       token_ids.insert(token_ids.end(), t.begin(), t.end());
+      row.roles.insert(row.roles.end(), t.size(), static_cast<int8_t>(role));
     };
-    auto features = [&](const at::Tensor& f, int64_t start, int64_t end, const char* what) {
+    auto features = [&](const at::Tensor& f, int64_t start, int64_t end, const char* what, TokenRole role) {
       if (!f.defined()) return;
       MOME_CHECK(f.dim() == 2 && (dim < 0 || f.size(1) == dim), ErrorCode::kShapeMismatch, "prompt ", r, ": ", what,
                  " tokens must be [n, ", dim, "], got ", f.sizes());
-      text({start});
+      text({start}, TokenRole::kDelimiter);
       row.pieces.push_back(f);
       token_ids.insert(token_ids.end(), f.size(0), -1);
-      text({end});
+      row.roles.insert(row.roles.end(), f.size(0), static_cast<int8_t>(role));
+      text({end}, TokenRole::kDelimiter);
     };
-    text({ids.bos});
+    text({ids.bos}, TokenRole::kBos);
     dim = row.pieces[0].size(1);
     if (!options) options = row.pieces[0].options();
-    features(p.audio, ids.audio_start, ids.audio_end, "audio");
-    features(p.video, ids.video_start, ids.video_end, "video");
-    text(p.instruction_ids);
+    features(p.audio, ids.audio_start, ids.audio_end, "audio", TokenRole::kAudio);
+    features(p.video, ids.video_start, ids.video_end, "video", TokenRole::kVideo);
+    text(p.instruction_ids, TokenRole::kPrompt);
     row.first_output = static_cast<int64_t>(token_ids.size());
     if (with_transcript) {
-      text(p.transcript_ids);
-      text({ids.eos});
+      text(p.transcript_ids, TokenRole::kText);
+      text({ids.eos}, TokenRole::kEos);
     }
     row.length = static_cast<int64_t>(token_ids.size());
     row.targets.assign(row.length, kIgnore);
@@ -75,6 +92,7 @@ PromptBatch AssemblePrompts(const std::vector<PromptPieces>& rows, const PromptT
   at::Tensor positions = at::zeros({b, width}, cpu_long);
   at::Tensor bos = at::zeros({b}, cpu_long);
   at::Tensor counted = at::zeros({b, width}, cpu_long.dtype(at::kBool));
+  out.roles = at::zeros({b, width}, cpu_long.dtype(at::kChar));
   for (int64_t i = 0; i < b; ++i) {
     const Row& row = built[i];
     const int64_t offset = side == PaddingSide::kLeft ? width - row.length : 0;
@@ -83,6 +101,7 @@ PromptBatch AssemblePrompts(const std::vector<PromptPieces>& rows, const PromptT
     labels[i].narrow(0, offset, row.length).copy_(at::tensor(row.targets, cpu_long));
     positions[i].narrow(0, offset, row.length).copy_(at::arange(row.length, cpu_long));
     bos[i] = offset;
+    out.roles[i].narrow(0, offset, row.length).copy_(at::tensor(std::vector<int64_t>(row.roles.begin(), row.roles.end()), cpu_long));
     if (row.first_output > 1) counted[i].narrow(0, offset + 1, row.first_output - 1).fill_(true);
   }
   const auto device = out.embeds.device();

@@ -28,6 +28,10 @@ struct ForwardExtras {
   // When set, receives the residual-stream output of every decoder layer (before the final norm), [B, T, d]
   // each: the decorrelation loss and the sink analysis read them.
   std::vector<at::Tensor>* layer_outputs = nullptr;
+  // When set (analysis): every layer's attention probabilities [B, heads, T, S] in float32 (computed eagerly,
+  // as HF's output_attentions), and its MLP output [B, T, d] (what the MLP adds to the residual stream).
+  std::vector<at::Tensor>* attention_probs = nullptr;
+  std::vector<at::Tensor>* mlp_outputs = nullptr;
 };
 
 }  // namespace mome::llm

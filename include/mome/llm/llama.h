@@ -64,6 +64,8 @@ struct AttentionContext {
   // [1]) and attention spans the whole cache capacity, masked by `bias`; no host-side shape changes.
   at::Tensor write_slot;
   const LayerHooks* hooks = nullptr;  // adapters, when any
+  std::vector<at::Tensor>* attention_probs = nullptr;  // analysis: each layer appends its probabilities
+  std::vector<at::Tensor>* mlp_outputs = nullptr;      // analysis: each layer appends its MLP output
 };
 
 class LlamaAttentionImpl : public torch::nn::Module {

@@ -22,6 +22,10 @@ struct PromptTokenIds {
   int64_t bos = 0, eos = 0, audio_start = 0, audio_end = 0, video_start = 0, video_end = 0;
 };
 
+// What each prompt position is (the sink analysis reports per role).
+enum class TokenRole : int8_t { kPad = 0, kBos, kDelimiter, kAudio, kVideo, kPrompt, kText, kEos };
+const char* TokenRoleName(TokenRole role);
+
 struct PromptBatch {
   at::Tensor embeds;     // [B, S, d]
   at::Tensor valid;      // [B, S] bool: real tokens
@@ -29,6 +33,7 @@ struct PromptBatch {
   at::Tensor labels;     // [B, S] target of position t (the next token) or -100; aligned with the logits
   at::Tensor bos_index;  // [B] where BOS sits
   at::Tensor counted;    // [B, S] non-output tokens after BOS (what the decorrelation loss looks at)
+  at::Tensor roles;      // [B, S] int8 TokenRole, on the CPU
 };
 
 enum class PaddingSide { kLeft, kRight };  // left for generation, right (or left) for training
