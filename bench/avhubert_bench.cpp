@@ -19,6 +19,7 @@
 #include "mome/core/error.h"
 #include "mome/encoders/avhubert.h"
 #include "mome/io/safetensors.h"
+#include "median_timing.h"
 #include "tool_main.h"
 
 #if MOME_WITH_CUDA
@@ -28,21 +29,7 @@
 namespace mome {
 namespace {
 
-template <typename F>
-double MedianMs(int64_t repeat, c10::Device device, F&& f) {
-  f();  // warm-up
-  f();
-  if (device.is_cuda()) torch::cuda::synchronize();
-  std::vector<double> ms;
-  for (int64_t i = 0; i < repeat; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    if (device.is_cuda()) torch::cuda::synchronize();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
+using bench::MedianMs;
 
 double PeakMb(c10::Device device) {
 #if MOME_WITH_CUDA
