@@ -1,12 +1,16 @@
 // LRS transcripts, segmentation and the batch sampler.
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <algorithm>
 #include <fstream>
+#include <random>
 #include <set>
 
 #include "mome/core/error.h"
+#include "mome/data/augment.h"
 #include "mome/data/batch_sampler.h"
+#include "mome/data/noise.h"
 #include "mome/data/lrs_transcript.h"
 
 namespace mome {
@@ -194,6 +198,45 @@ TEST(Corpus, ReadsAutoAvsrCsvAndManifests) {
   EXPECT_EQ(manifest.items[1].audio, "/abs/b.wav");
   EXPECT_EQ(manifest.items[1].landmarks, (dir / "lm/b.json").string());
   EXPECT_EQ(manifest.problems.size(), 2u);
+}
+
+}  // namespace
+}  // namespace mome
+
+namespace mome {
+namespace {
+
+TEST(Augment, SeededNoiseAtTheDrawnSnrAndTimeMasks) {
+  torch::manual_seed(0);
+  const auto speech = torch::randn({16000}) * 0.1;
+  const std::vector<at::Tensor> pool = {torch::randn({8000}), torch::randn({12000}) * 3, torch::randn({20000})};
+  data::AugmentOptions o;
+  o.noise_prob = 1.0;
+  o.snr_min = o.snr_max = 5.0;
+  std::mt19937_64 a(7), b(7), c(8);
+  const auto x = data::AugmentAudio(speech, o, pool, false, a);
+  EXPECT_TRUE(torch::equal(x, data::AugmentAudio(speech, o, pool, false, b)));  // same seed, same result
+  EXPECT_FALSE(torch::equal(x, data::AugmentAudio(speech, o, pool, false, c)));
+  EXPECT_NEAR(data::MeasureSnr(speech, x), 5.0, 0.5);
+  EXPECT_TRUE(torch::equal(speech, speech.clone()));  // input untouched
+
+  data::AugmentOptions masks;
+  masks.audio_masks = 2;
+  masks.audio_mask_max_seconds = 0.1;
+  masks.video_masks = 1;
+  masks.video_mask_max_frames = 3;
+  std::mt19937_64 r(3);
+  const auto y = data::AugmentAudio(speech, masks, {}, false, r);
+  const int64_t zeros = (y == 0).sum().item<int64_t>();
+  EXPECT_GT(zeros, 0);
+  EXPECT_LE(zeros, 2 * 1600);
+  const auto video = torch::randn({20, 88, 88}) + 5;
+  const auto v = data::AugmentVideo(video, masks, r);
+  const int64_t masked = (v.abs().sum({1, 2}) == 0).sum().item<int64_t>();
+  EXPECT_GE(masked, 0);
+  EXPECT_LE(masked, 3);
+  data::AugmentOptions none;
+  EXPECT_FALSE(none.any());
 }
 
 }  // namespace

@@ -75,7 +75,8 @@ class TrainingRun : public ::testing::Test {
       << "adapters: {kind: mome, placement: layer, num_experts: 4, top_k: [2], num_shared: 1, bottleneck: 4}\n"
       << "train: {data: " << root_ << "/train, val_data: " << root_ << "/val, max_steps: 8, checkpoint_every: 2, "
       << "log_every: 1, max_frames: 40, lr: 0.003, warmup_steps: 2, seed: 3, eval_every: 4, eval_max_clips: 4, "
-      << "eval_max_new_tokens: 6, keep_last: 2, threads: 1}\n";
+      << "eval_max_new_tokens: 6, keep_last: 2, threads: 1, noise_prob: 0.5, snr_min: 0, snr_max: 10, "
+      << "audio_time_masks: 1, video_time_masks: 1}\n";
   }
 
   testing::CommandResult Train(const std::string& out, const std::string& extra = "") {

@@ -127,7 +127,11 @@ AVSRPipeline::AVSRPipeline(const ModelConfig& config, const PipelineOptions& opt
 
 std::string AVSRPipeline::BaseFingerprint() const { return train::BaseFingerprint(*frozen_); }
 
-at::Tensor AVSRPipeline::EncodeAudio(const std::vector<data::PreparedClip>& clips, bool per_clip, at::Tensor* lengths) {
+at::Tensor AVSRPipeline::EncodeAudio(const std::vector<data::PreparedClip>& clips, const FeaturizeOptions& o,
+                                     at::Tensor* lengths) {
+  const bool per_clip = !o.training;
+  const bool augment = o.training && o.augment && o.augment->any();
+  std::mt19937_64 rng(o.augment_seed ^ 0xa0d10ULL);
   const auto& c = whisper_->config();
   frontend::LogMelOptions mel_options;
   mel_options.n_mels = c.num_mel_bins;
@@ -140,7 +144,11 @@ at::Tensor AVSRPipeline::EncodeAudio(const std::vector<data::PreparedClip>& clip
     const int64_t n = clip.audio.numel();
     MOME_CHECK(n <= frontend::kWhisperChunkSamples, ErrorCode::kInvalidArgument, "clip '", clip.key, "' is ",
                n / 16000.0, " s long; Whisper takes at most 30 s (cut it first, e.g. mome_prepare segments)");
-    waves.push_back(clip.audio.to(options_.device));
+    at::Tensor wave = clip.audio;
+    if (augment)
+      wave = data::AugmentAudio(wave.to(at::kFloat), *o.augment,
+                                o.noise_pool ? *o.noise_pool : std::vector<at::Tensor>{}, o.pool_is_noise, rng);
+    waves.push_back(wave.to(options_.device));
     lens.push_back(mel_options.pad_to_30s ? encoders::WhisperCutLength(n, c.max_source_positions)
                                           : ((n / frontend::kWhisperHop) + 1) / 2);
   }
@@ -196,7 +204,11 @@ at::Tensor AVSRPipeline::EncodeVideo(const std::vector<data::PreparedClip>& clip
   at::Tensor video = at::zeros({static_cast<int64_t>(clips.size()), longest, kRoiSize, kRoiSize},
                                at::TensorOptions().device(options_.device).dtype(options_.dtype));
   for (size_t i = 0; i < rois.size(); ++i)
-    video[static_cast<int64_t>(i)].narrow(0, 0, lens[i]).copy_((rois[i].to(options_.device, at::kFloat) / 255.0 - kRoiMean) / kRoiStd);
+  {
+    at::Tensor frames = (rois[i].to(options_.device, at::kFloat) / 255.0 - kRoiMean) / kRoiStd;
+    if (o.training && o.augment && o.augment->video_masks > 0) frames = data::AugmentVideo(frames, *o.augment, rng);
+    video[static_cast<int64_t>(i)].narrow(0, 0, lens[i]).copy_(frames);
+  }
   *lengths = at::tensor(lens, at::kLong);
   const at::Tensor device_lengths = lengths->to(options_.device);
   torch::AutoGradMode grad(config_.video_encoder.trainable && torch::GradMode::is_enabled());
@@ -206,7 +218,7 @@ at::Tensor AVSRPipeline::EncodeVideo(const std::vector<data::PreparedClip>& clip
 ModelInputs AVSRPipeline::Featurize(const std::vector<data::PreparedClip>& clips, const FeaturizeOptions& o) {
   MOME_CHECK(!clips.empty(), ErrorCode::kInvalidArgument, "an empty batch");
   ModelInputs in;
-  if (uses_audio()) in.audio = EncodeAudio(clips, !o.training, &in.audio_lengths);
+  if (uses_audio()) in.audio = EncodeAudio(clips, o, &in.audio_lengths);
   if (uses_video()) in.video = EncodeVideo(clips, o, &in.video_lengths);
   for (const auto& clip : clips) {
     in.instruction_ids.push_back(instruction_ids_);

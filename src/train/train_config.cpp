@@ -27,6 +27,14 @@ void TrainSection::Visit(ConfigVisitor& v) {
   v.Field("eval_beam_size", eval_beam_size, "validation beam (1 = greedy)");
   v.Field("eval_max_new_tokens", eval_max_new_tokens, "validation generation limit");
   v.Field("threads", threads, "intra-op CPU threads; 0 = default");
+  v.Field("noise_prob", noise_prob, "augmentation: probability that a training clip gets noise");
+  v.Field("snr_min", snr_min, "augmentation: lowest SNR (dB) of that noise");
+  v.Field("snr_max", snr_max, "augmentation: highest SNR (dB)");
+  v.Field("noise", noise, "augmentation: noise file or folder; empty = babble from other training utterances");
+  v.Field("audio_time_masks", audio_time_masks, "augmentation: zeroed audio spans per clip");
+  v.Field("audio_mask_seconds", audio_mask_seconds, "augmentation: longest audio span");
+  v.Field("video_time_masks", video_time_masks, "augmentation: masked video spans per clip");
+  v.Field("video_mask_frames", video_mask_frames, "augmentation: longest video span (frames)");
 }
 
 void TrainSection::Validate() const {

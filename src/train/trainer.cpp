@@ -22,6 +22,7 @@
 #include "mome/data/prepared.h"
 #include "mome/decode/transcribe.h"
 #include "mome/eval/wer.h"
+#include "mome/io/media.h"
 #include "mome/model/avsr_pipeline.h"
 #include "mome/train/checkpoint.h"
 #include "mome/train/losses.h"
@@ -132,6 +133,7 @@ class TrainingRun {
     so.world_size = world_;
     sampler_ = std::make_unique<data::BatchSampler>(frames, so);
     fingerprint_ = pipeline_->BaseFingerprint();
+    SetUpAugmentation();
   }
 
   TrainResult Run() {
@@ -262,6 +264,44 @@ class TrainingRun {
   }
 
  private:
+  // Noise for augmentation: the recordings of train.noise, or (empty) babble from up to 64 training utterances
+  // chosen by the seed, so every process builds the same pool.
+  void SetUpAugmentation() {
+    const auto& t = config_.train;
+    augment_.noise_prob = t.noise_prob;
+    augment_.snr_min = t.snr_min;
+    augment_.snr_max = t.snr_max;
+    augment_.audio_masks = t.audio_time_masks;
+    augment_.audio_mask_max_seconds = t.audio_mask_seconds;
+    augment_.video_masks = t.video_time_masks;
+    augment_.video_mask_max_frames = t.video_mask_frames;
+    MOME_CHECK(t.noise_prob >= 0 && t.noise_prob <= 1 && t.snr_min <= t.snr_max, ErrorCode::kInvalidArgument,
+               "train.noise_prob must be in [0, 1] and train.snr_min <= train.snr_max");
+    if (t.noise_prob <= 0) return;
+    if (!t.noise.empty()) {
+      std::vector<std::string> files;
+      if (fs::is_directory(t.noise)) {
+        for (const auto& e : fs::directory_iterator(t.noise))
+          if (e.is_regular_file()) files.push_back(e.path().string());
+        std::sort(files.begin(), files.end());
+      } else {
+        files.push_back(t.noise);
+      }
+      MOME_CHECK(!files.empty(), ErrorCode::kNotFound, "train.noise: ", t.noise, " holds no files");
+      io::MediaDecodeOptions mo;
+      mo.video = false;
+      mo.require_audio = true;
+      for (const auto& f : files) noise_pool_.push_back(io::DecodeMedia(f, mo).audio);
+      pool_is_noise_ = true;
+      return;
+    }
+    std::mt19937_64 rng(DerivedSeed(t.seed, -1, 0));
+    for (int i = 0; i < 64 && static_cast<size_t>(i) < corpus_->size(); ++i) {
+      const auto clip = corpus_->Load(static_cast<size_t>(rng() % corpus_->size()));
+      if (clip.audio.defined() && clip.audio.numel() > 0) noise_pool_.push_back(clip.audio.to(at::kFloat));
+    }
+  }
+
   // The global gradient norm, summed in double (a float sum of squares overflows long before the norm does),
   // then clipping to `max_norm` (<= 0: none). A non-finite norm is logged with the tensors responsible.
   double ClipGradients(double max_norm, int64_t step) const {
@@ -330,6 +370,9 @@ class TrainingRun {
     const int64_t global_slot = slot * world_ + rank_;
     fo.augment_seed = DerivedSeed(t.seed, step, global_slot * 2);
     fo.with_transcripts = true;
+    fo.augment = &augment_;
+    fo.noise_pool = &noise_pool_;
+    fo.pool_is_noise = pool_is_noise_;
     auto& m = pipeline_->model();
     pipeline_->SetTraining(true);
     const model::ModelInputs inputs = pipeline_->Featurize(clips, fo);
@@ -449,7 +492,10 @@ class TrainingRun {
   std::unique_ptr<model::AVSRPipeline> pipeline_;
   std::vector<at::Tensor> params_;
   std::vector<std::string> param_names_;
-  std::vector<at::Tensor> buffers_;  // floating-point buffers of trainable modules (BatchNorm running stats)
+  std::vector<at::Tensor> buffers_;
+  data::AugmentOptions augment_;
+  std::vector<at::Tensor> noise_pool_;
+  bool pool_is_noise_ = false;  // floating-point buffers of trainable modules (BatchNorm running stats)
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   CosineSchedule schedule_;
   std::unique_ptr<data::BatchSampler> sampler_;

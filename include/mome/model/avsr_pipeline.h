@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "mome/data/prepared.h"
+#include "mome/data/augment.h"
 #include "mome/encoders/avhubert.h"
 #include "mome/encoders/whisper.h"
 #include "mome/model/avsr_model.h"
@@ -30,6 +31,10 @@ struct FeaturizeOptions {
   bool training = false;          // random 88x88 crop + horizontal flip instead of the centre crop
   uint64_t augment_seed = 0;      // with `training`: the crops/flips of this batch
   bool with_transcripts = false;  // tokenise clip.text as the training target
+  // With `training`: noise and time masks (data/augment.h), drawn from augment_seed.
+  const data::AugmentOptions* augment = nullptr;
+  const std::vector<at::Tensor>* noise_pool = nullptr;  // babble utterances, or recordings when pool_is_noise
+  bool pool_is_noise = false;
 };
 
 class AVSRPipeline {
@@ -63,7 +68,7 @@ class AVSRPipeline {
   static std::string NormalizeTranscript(const std::string& text);
 
  private:
-  at::Tensor EncodeAudio(const std::vector<data::PreparedClip>& clips, bool per_clip, at::Tensor* lengths);
+  at::Tensor EncodeAudio(const std::vector<data::PreparedClip>& clips, const FeaturizeOptions& o, at::Tensor* lengths);
   at::Tensor EncodeVideo(const std::vector<data::PreparedClip>& clips, const FeaturizeOptions& options,
                          at::Tensor* lengths);
 

@@ -34,6 +34,12 @@ struct TrainSection {
   int64_t eval_beam_size = 1;
   int64_t eval_max_new_tokens = 32;
   int64_t threads = 0;  // intra-op threads; 0 = LibTorch's default
+  // Augmentation (data/augment.h).
+  double noise_prob = 0.0, snr_min = 0.0, snr_max = 20.0;
+  std::string noise;  // a noise recording or a folder of them; empty = babble from training utterances
+  int64_t audio_time_masks = 0, video_time_masks = 0;
+  double audio_mask_seconds = 0.2;
+  int64_t video_mask_frames = 5;
   void Visit(ConfigVisitor& v);
   void Validate() const;
 };
