@@ -72,8 +72,9 @@ Analysed AnalyzeClip(const std::string& model_dir, const CliParser& cli, c10::De
   } else {
     data::CorpusItem item;
     if (cli.Has("--data")) {
-      const auto listing = data::ListLrs3(fs::path(cli.GetString("--data")).parent_path().string(),
-                                          fs::path(cli.GetString("--data")).filename().string());
+      const fs::path dir = cli.GetString("--data");
+      const fs::path clean = dir.filename().empty() ? dir.parent_path() : dir;  // "split/" names the split too
+      const auto listing = data::ListLrs3(clean.parent_path().string(), clean.filename().string());
       MOME_CHECK(index >= 0 && index < static_cast<int64_t>(listing.items.size()), ErrorCode::kInvalidArgument,
                  "--index ", index, " outside the ", listing.items.size(), " clips of ", cli.GetString("--data"));
       item = listing.items[static_cast<size_t>(index)];
