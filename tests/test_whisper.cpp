@@ -229,3 +229,20 @@ TEST(Wav, BadInputsGiveOneLineNamingTheFile) {
   }
   EXPECT_THROW(mome::io::ReadWav(dir + "/does_not_exist.wav"), mome::Error);
 }
+
+// mome_encode (a contract CLI): the dumped mel and encoder output equal the HF fixtures.
+TEST(MomeEncode, DumpsMelAndEncoderOutputEqualToTransformers) {
+  const std::string out = ::testing::TempDir() + "/mome_encode_" + std::to_string(::getpid()) + ".safetensors";
+  const auto r = mome::testing::RunCommand(std::string(MOME_TOOL_DIR) + "/mome_encode --wav " +
+                                           DataPath("whisper/speech.wav") + " --whisper " +
+                                           DataPath("whisper/tiny80") + " --no-pad --dump " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto dump = mome::io::SafetensorsFile::Open(out);
+  EXPECT_LT(MaxAbs(dump->Get("mel"), MelRef().Get("speech_80_unpadded")), 1e-4);
+  EXPECT_LT(RelErr(dump->Get("encoder_out"), EncRef().Get("tiny80_speech_true")), 1e-4);
+  const auto bad = mome::testing::RunCommand(std::string(MOME_TOOL_DIR) + "/mome_encode --wav " +
+                                             DataPath("whisper/speech.wav") + " --n-mels 64 --dump " + out);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--n-mels"), std::string::npos) << bad.err;
+  std::remove(out.c_str());
+}

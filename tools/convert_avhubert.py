@@ -49,13 +49,15 @@ def main(src, dst):
     ckpt = torch.load(src, map_location="cpu", weights_only=False)
     state = ckpt.get("model", ckpt)
     prefix = "encoder.w2v_model." if any(k.startswith("encoder.w2v_model.") for k in state) else ""
-    tensors = {}
+    tensors, skipped = {}, []
     for key, value in state.items():
-        if not key.startswith(prefix):
-            continue
-        name = key[len(prefix):]
-        if name.startswith(KEEP_PREFIXES) and not name.endswith("num_batches_tracked"):
+        name = key[len(prefix):] if key.startswith(prefix) else None
+        if name is not None and name.startswith(KEEP_PREFIXES) and not name.endswith("num_batches_tracked"):
             tensors[name] = value.detach().to(torch.float32).contiguous()
+        else:
+            skipped.append(key)
+    print(f"{src}: using {len(tensors)} tensors (prefix '{prefix}'): " + ", ".join(sorted(tensors)))
+    print(f"{src}: skipping {len(skipped)} tensors: " + ", ".join(sorted(skipped)))
     if "feature_extractor_video.proj.weight" not in tensors:
         sys.exit(f"{src}: no AV-HuBERT video encoder tensors (feature_extractor_video.proj.weight) found")
     model = model_config(ckpt)
