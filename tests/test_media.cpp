@@ -42,9 +42,11 @@ double DominantHz(const at::Tensor& audio, int64_t rate) {
 
 TEST_F(Media, ResamplesAudioAndVideoToTheModelRates) {
   // 2 s: 30 fps gray ramp whose brightness is the frame number x 4; stereo 440 Hz at 44.1 kHz.
-  Ffmpeg("-f lavfi -i \"color=c=black:s=64x48:r=30:d=2,geq=lum='N*4':cb=128:cr=128\" -f lavfi -i "
-         "\"sine=frequency=440:sample_rate=44100:duration=2\" -ac 2 -c:v libx264 -qp 0 -pix_fmt yuv444p -c:a flac "
-         "-shortest " + dir_ + "/clip.mkv");
+  Ffmpeg(
+      "-f lavfi -i \"color=c=black:s=64x48:r=30:d=2,geq=lum='N*4':cb=128:cr=128\" -f lavfi -i "
+      "\"sine=frequency=440:sample_rate=44100:duration=2\" -ac 2 -c:v libx264 -qp 0 -pix_fmt yuv444p -c:a flac "
+      "-shortest " +
+      dir_ + "/clip.mkv");
   const auto m = io::DecodeMedia(dir_ + "/clip.mkv");
   ASSERT_TRUE(m.video.defined());
   EXPECT_EQ(m.video.size(1), 48);
@@ -94,6 +96,49 @@ TEST_F(Media, BadFilesGiveOneLineNamingThem) {
   need_video.require_video = true;
   expect_error(dir_ + "/tone.wav", need_video, "no video stream");
   EXPECT_NEAR(DominantHz(io::DecodeMedia(dir_ + "/tone.wav").audio, 16000), 300.0, 2.0);
+
+  std::ofstream(dir_ + "/empty.mp4").close();  // zero bytes
+  expect_error(dir_ + "/empty.mp4", {}, "cannot");
+  // A video-only file where audio is needed; an mp4 cut in half (its index, written last, is gone).
+  Ffmpeg("-f lavfi -i testsrc=size=64x48:rate=25:duration=2 -c:v libx264 " + dir_ + "/silent.mp4");
+  io::MediaDecodeOptions need_audio;
+  need_audio.require_audio = true;
+  expect_error(dir_ + "/silent.mp4", need_audio, "no audio stream");
+  const auto size = fs::file_size(dir_ + "/silent.mp4");
+  fs::copy_file(dir_ + "/silent.mp4", dir_ + "/cut.mp4");
+  fs::resize_file(dir_ + "/cut.mp4", size / 2);
+  expect_error(dir_ + "/cut.mp4", {}, "cut.mp4");
+}
+
+TEST_F(Media, VariableFrameRateSourcesAreResampledByTimestamp) {
+  // 60 source frames with brightness 4 x index: the first 30 at 30 fps (1 s), the next 30 at 15 fps (2 s).
+  Ffmpeg(
+      "-f lavfi -i \"color=c=black:s=64x48:r=30:d=2,geq=lum='N*4':cb=128:cr=128\" -vf "
+      "\"setpts='if(lt(N,30),N,30+(N-30)*2)/(30*TB)'\" -fps_mode vfr -c:v libx264 -qp 0 -pix_fmt yuv444p " +
+      dir_ + "/vfr.mkv");
+  const auto m = io::DecodeMedia(dir_ + "/vfr.mkv");
+  ASSERT_TRUE(m.video.defined());
+  EXPECT_NEAR(m.video.size(0), 75, 1);  // 3 s at 25 fps
+  std::vector<double> starts;           // source frame start times
+  for (int k = 0; k < 60; ++k) starts.push_back(k < 30 ? k / 30.0 : 1.0 + (k - 30) / 15.0);
+  int checked = 0;
+  for (int64_t n = 0; n < m.video.size(0); ++n) {
+    // The decoder's rule: slot n shows the last source frame whose start rounds to a slot <= n. Skip slots where
+    // a start lies within 2 ms of the rounding boundary (the container stores milliseconds).
+    int64_t k = 0;
+    bool ambiguous = false;
+    for (int64_t j = 0; j < 60; ++j) {
+      const double slot = starts[j] * 25.0;
+      if (std::abs(slot - (n + 0.5)) < 0.05) ambiguous = true;
+      if (slot < n + 0.5) k = j;
+    }
+    if (ambiguous) continue;
+    const double brightness = m.video[n].to(torch::kFloat).mean().item<double>();
+    const double expected = std::clamp((4.0 * k - 16.0) * 255.0 / 219.0, 0.0, 255.0);
+    EXPECT_NEAR(brightness, expected, 3.0) << "output frame " << n << " should show source frame " << k;
+    ++checked;
+  }
+  EXPECT_GT(checked, 20);
 }
 
 TEST_F(Media, SynthCorpusIsDeterministicAndPrepares) {
@@ -110,9 +155,7 @@ TEST_F(Media, SynthCorpusIsDeterministicAndPrepares) {
   ASSERT_EQ(clips.size(), 4u);
   for (const auto& c : clips) {
     EXPECT_EQ(c.rfind("test/en", 0), 0u) << c;  // the default test voices
-    const auto md5 = [&](const std::string& root) {
-      return testing::RunCommand("md5sum < " + root + "/" + c).out;
-    };
+    const auto md5 = [&](const std::string& root) { return testing::RunCommand("md5sum < " + root + "/" + c).out; };
     EXPECT_EQ(md5(dir_ + "/a"), md5(dir_ + "/b")) << c;
     const auto m = io::DecodeMedia(dir_ + "/a/" + c);
     EXPECT_EQ(m.video.size(1), 96);
@@ -122,8 +165,8 @@ TEST_F(Media, SynthCorpusIsDeterministicAndPrepares) {
   const std::string bad = dir_ + "/a/test/en-us_m4/99999";
   std::ofstream(bad + ".mp4") << "broken";
   std::ofstream(bad + ".txt") << "Text:  BIN BLUE AT A ONE NOW\nConf:  5\n";
-  const std::string prepare = tools + "/mome_prepare --corpus lrs3 --root " + dir_ + "/a --split test --out " +
-                              dir_ + "/prepared --shard-size 2";
+  const std::string prepare = tools + "/mome_prepare --corpus lrs3 --root " + dir_ + "/a --split test --out " + dir_ +
+                              "/prepared --shard-size 2";
   const auto p1 = testing::RunCommand(prepare);
   ASSERT_EQ(p1.exit_code, 0) << p1.err;
   EXPECT_NE(p1.err.find("99999"), std::string::npos) << p1.err;

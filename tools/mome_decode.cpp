@@ -104,7 +104,8 @@ class Decoder {
     pipeline.model()->ScaleOf(pair_);  // refuses an untrained pair, listing the trained ones
     source_.audio = pipeline.uses_audio();
     source_.video = pipeline.uses_video();
-    source_.roi = cli.GetString("--roi");
+    source_.roi.mode = cli.GetString("--roi");
+    frontend::ValidateMouthRoi(source_.roi);
     gen_ = decode::PipelineGenerateOptions(pipeline, cli.GetInt("--beam-size"), cli.GetInt("--max-new-tokens"));
     if (cli.Has("--noise")) {
       io::MediaDecodeOptions mo;

@@ -1,18 +1,24 @@
 // mome_encode: the front ends and encoders on one file, dumped for inspection and parity checks.
 //   mome_encode (--wav FILE | --clip FILE) [--n-mels 80|128] [--no-pad] [--whisper DIR] [--avhubert FILE]
 //               [--roi precropped|detect|landmarks] --dump OUT.safetensors
+// With --roi detect/landmarks the clip is a face video and the mouth crops come from frontend/mouth_roi.h
+// (landmarks: CLIP's path with ".landmarks.json" or ".landmarks.txt" for its extension).
 // Writes `mel` [n_mels, frames] (float32); `encoder_out` [T, d] with --whisper (padded to 30 s then cut to
 // max(int(seconds * 50), 25) tokens, or the true length with --no-pad); for a clip's video, `roi` [T, 88, 88] (the
 // centre crop, normalised as AV-HuBERT expects) and `visual_out` [T, d] with --avhubert.
+#include <filesystem>
 #include <iostream>
 
 #include <torch/torch.h>
 
 #include "mome/core/cli.h"
 #include "mome/core/error.h"
+#include "mome/data/clip_source.h"
 #include "mome/encoders/avhubert.h"
 #include "mome/encoders/whisper.h"
+#include "mome/frontend/landmarks.h"
 #include "mome/frontend/log_mel.h"
+#include "mome/frontend/mouth_roi.h"
 #include "mome/io/media.h"
 #include "mome/io/safetensors.h"
 #include "tool_main.h"
@@ -39,15 +45,15 @@ int Main(int argc, char** argv) {
   MOME_CHECK(n_mels == 80 || n_mels == 128, ErrorCode::kInvalidArgument, "--n-mels must be 80 or 128, got ", n_mels);
   const bool pad = !cli.GetFlag("--no-pad");
   const std::string path = cli.Has("--wav") ? cli.GetString("--wav") : cli.GetString("--clip");
-  const std::string roi_mode = cli.GetString("--roi");
-  MOME_CHECK(roi_mode == "precropped", ErrorCode::kUnsupported, "--roi ", roi_mode,
-             " is not implemented yet; give 96x96 mouth crops (--roi precropped)");
+  frontend::MouthRoiOptions roi_options;
+  roi_options.mode = cli.GetString("--roi");
+  frontend::ValidateMouthRoi(roi_options);
 
   io::MediaDecodeOptions mo;
   mo.video = cli.Has("--clip");
   mo.require_video = mo.video;
   mo.require_audio = !mo.video;
-  const io::DecodedMedia media = io::DecodeMedia(path, mo);
+  io::DecodedMedia media = io::DecodeMedia(path, mo);
   torch::NoGradGuard no_grad;
   std::vector<std::pair<std::string, at::Tensor>> out;
   if (media.audio.defined() && media.audio.numel() > 0) {
@@ -68,6 +74,17 @@ int Main(int argc, char** argv) {
     }
   } else {
     MOME_CHECK(!cli.Has("--whisper"), ErrorCode::kInvalidArgument, path, ": no audio stream for --whisper");
+  }
+  if (media.video.defined() && roi_options.mode != "precropped") {
+    at::Tensor landmarks;
+    if (roi_options.mode == "landmarks") {
+      const std::string file = data::LandmarkFileFor(data::ItemForFile(path));
+      MOME_CHECK(!file.empty(), ErrorCode::kNotFound, path, ": --roi landmarks needs ",
+                 std::filesystem::path(path).replace_extension(".landmarks.json").string());
+      landmarks =
+          frontend::AlignLandmarks(frontend::ReadLandmarks(file), media.video.size(0), mo.fps, media.source_fps, file);
+    }
+    media.video = frontend::CropMouths(media.video, roi_options, path, landmarks);
   }
   if (media.video.defined()) {
     const at::Tensor& v = media.video;

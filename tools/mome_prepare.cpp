@@ -1,6 +1,8 @@
 // mome_prepare: decodes a corpus once into prepared shards that training and decoding read without FFmpeg.
 //   mome_prepare --corpus lrs3|lrs2|autoavsr|manifest --root DIR [--split NAME] [--roi precropped|detect|landmarks]
-//                --out DIR [--threads N] [--shard-size N]
+//                [--roi-reference FACE.json] --out DIR [--threads N] [--shard-size N]
+// --roi detect finds faces in raw face video; --roi landmarks aligns on 68-point landmark files (the manifest's
+// "landmarks", or each video's path with ".landmarks.json" / ".landmarks.txt"): frontend/mouth_roi.h.
 // Clips are sorted by key and cut into shards of --shard-size; each shard is written whole (temp + rename) with a
 // small done-file, so a killed run resumes at the first unfinished shard and never leaves a corrupt one. Bad clips
 // are logged with the reason and listed in OUT/problems.jsonl; they never stop the run.
@@ -57,21 +59,25 @@ int Main(int argc, char** argv) {
   CliParser cli("mome_prepare", "Decodes a corpus into prepared shards (uint8 96x96 mouth crops, 16 kHz audio).");
   cli.AddRequired("--corpus", "KIND", "lrs3 | lrs2 | autoavsr | manifest")
       .AddRequired("--root", "DIR", "corpus root (manifest: the .jsonl file)")
-      .AddOption("--split", "NAME", "lrs3/lrs2: split folder or list (default test); autoavsr: the label CSV", "")
+      .AddOption("--split", "NAME", "lrs3/lrs2: split folder or list (default test); autoavsr: the label CSV")
       .AddOption("--roi", "MODE", "mouth crops: precropped | detect | landmarks", "precropped")
+      .AddOption("--roi-reference", "FILE", "--roi landmarks: a 68-point reference face (default: built in)")
       .AddRequired("--out", "DIR", "output folder (manifest.jsonl, shards/, problems.jsonl)")
       .AddOption("--threads", "N", "clips decoded in parallel", "2")
       .AddOption("--shard-size", "N", "clips per shard", "256");
   if (!cli.Parse(argc, argv)) return 0;
   const std::string out = cli.GetString("--out");
   const std::string roi = cli.GetString("--roi");
-  MOME_CHECK(roi == "precropped" || roi == "detect" || roi == "landmarks", ErrorCode::kInvalidArgument, "--roi '",
-             roi, "' is not one of precropped, detect, landmarks");
+  data::ClipSourceOptions source;
+  source.roi.mode = roi;
+  if (cli.Has("--roi-reference")) source.roi.reference_path = cli.GetString("--roi-reference");
+  frontend::ValidateMouthRoi(source.roi);
   const int64_t threads = std::max<int64_t>(1, cli.GetInt("--threads"));
   const int64_t shard_size = cli.GetInt("--shard-size");
   MOME_CHECK(shard_size > 0, ErrorCode::kInvalidArgument, "--shard-size must be positive");
 
-  data::CorpusListing listing = List(cli.GetString("--corpus"), cli.GetString("--root"), cli.GetString("--split"));
+  const std::string split = cli.Has("--split") ? cli.GetString("--split") : "";
+  data::CorpusListing listing = List(cli.GetString("--corpus"), cli.GetString("--root"), split);
   std::sort(listing.items.begin(), listing.items.end(),
             [](const data::CorpusItem& a, const data::CorpusItem& b) { return a.key < b.key; });
   for (const auto& p : listing.problems) log::Warn("skipped ", p.where, ": ", p.reason);
@@ -80,9 +86,14 @@ int Main(int argc, char** argv) {
   fs::create_directories(out + "/shards", ec);
   MOME_CHECK(!ec, ErrorCode::kIo, out, ": cannot create the output folder (", ec.message(), ")");
   // The settings of this folder: a re-run with other settings would mix two corpora.
-  const nlohmann::json settings = {{"corpus", cli.GetString("--corpus")}, {"root", fs::absolute(cli.GetString("--root")).string()},
-                                   {"split", cli.GetString("--split")}, {"roi", roi},
-                                   {"shard_size", shard_size}, {"clips", listing.items.size()}};
+  nlohmann::json settings = {{"corpus", cli.GetString("--corpus")},
+                             {"root", fs::absolute(cli.GetString("--root")).string()},
+                             {"split", split},
+                             {"roi", roi},
+                             {"shard_size", shard_size},
+                             {"clips", listing.items.size()}};
+  if (!source.roi.reference_path.empty())  // only when set, so folders prepared before the flag existed still resume
+    settings["roi_reference"] = fs::absolute(source.roi.reference_path).string();
   const std::string settings_path = out + "/prepare.json";
   if (fs::exists(settings_path)) {
     nlohmann::json old;
@@ -117,7 +128,7 @@ int Main(int argc, char** argv) {
       workers.emplace_back([&] {
         for (size_t i = next++; i < end; i = next++) {
           try {
-            clips[i - begin] = data::LoadClip(listing.items[i], data::ClipSourceOptions{true, true, roi});
+            clips[i - begin] = data::LoadClip(listing.items[i], source);
           } catch (const std::exception& e) {
             errors[i - begin] = tools::FirstLine(e.what());
           }

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "mome/core/error.h"
+#include "mome/frontend/landmarks.h"
 #include "mome/io/media.h"
 
 namespace mome::data {
@@ -14,6 +15,16 @@ CorpusItem ItemForFile(const std::string& path) {
   const bool audio_only = ext == ".wav" || ext == ".flac" || ext == ".mp3";
   (audio_only ? item.audio : item.video) = path;
   return item;
+}
+
+std::string LandmarkFileFor(const CorpusItem& item) {
+  if (!item.landmarks.empty()) return item.landmarks;
+  if (item.video.empty()) return "";
+  for (const char* ext : {".landmarks.json", ".landmarks.txt"}) {
+    const std::string path = std::filesystem::path(item.video).replace_extension(ext).string();
+    if (std::filesystem::exists(path)) return path;
+  }
+  return "";
 }
 
 PreparedClip LoadClip(const CorpusItem& item, const ClipSourceOptions& o) {
@@ -30,12 +41,17 @@ PreparedClip LoadClip(const CorpusItem& item, const ClipSourceOptions& o) {
     mo.require_audio = mo.audio;
     mo.require_video = true;
     io::DecodedMedia media = io::DecodeMedia(video_path, mo);
-    MOME_CHECK(o.roi == "precropped", ErrorCode::kUnsupported, video_path, ": --roi ", o.roi,
-               " is not available yet; give 96x96 mouth crops (--roi precropped)");
-    MOME_CHECK(media.video.dim() == 3 && media.video.size(1) == 96 && media.video.size(2) == 96,
-               ErrorCode::kShapeMismatch, video_path, ": --roi precropped expects 96x96 mouth crops, got ",
-               media.video.sizes(), " (use --roi detect for face videos)");
     MOME_CHECK(media.video.size(0) > 0, ErrorCode::kCorruptFile, video_path, ": no video frames");
+    at::Tensor landmarks;
+    if (o.roi.mode == "landmarks") {
+      const std::string file = LandmarkFileFor(item);
+      MOME_CHECK(!file.empty(), ErrorCode::kNotFound, video_path,
+                 ": --roi landmarks needs a landmark file (the manifest's \"landmarks\", or ",
+                 std::filesystem::path(video_path).replace_extension(".landmarks.json").string(), ")");
+      landmarks =
+          frontend::AlignLandmarks(frontend::ReadLandmarks(file), media.video.size(0), mo.fps, media.source_fps, file);
+    }
+    media.video = frontend::CropMouths(media.video, o.roi, video_path, landmarks);
     clip.video = media.video;
     if (mo.audio) clip.audio = media.audio;
   }
