@@ -12,6 +12,7 @@
 
 #include "mome/core/error.h"
 #include "mome/data/clip_source.h"
+#include "mome/data/prepared.h"
 #include "mome/frontend/landmarks.h"
 #include "mome/frontend/mouth_roi.h"
 #include "test_helpers.h"
@@ -192,7 +193,9 @@ TEST_F(MouthRoi, DetectFindsTheMouthOfAMovingFace) {
   const FaceVideo v = RenderFaceVideo(40, 0.0, {7, 8, 23});
   frontend::MouthRoiOptions o;
   o.mode = "detect";
+  const at::Tensor before = v.frames.clone();
   const at::Tensor crops = frontend::CropMouths(v.frames, o, "face");
+  EXPECT_TRUE(at::equal(before, v.frames)) << "detection must not touch the caller's frames";
   ASSERT_EQ(crops.sizes(), (std::vector<int64_t>{40, 96, 96}));
   std::vector<double> dark, open;
   for (int64_t t = 0; t < 40; ++t) {
@@ -283,6 +286,40 @@ TEST_F(MouthRoi, ModesRunFromFilesThroughLoadClipAndPrepare) {
   std::string line;
   ASSERT_TRUE(std::getline(manifest, line)) << p.err;
   EXPECT_EQ(nlohmann::json::parse(line)["n_frames"].get<int64_t>(), 30);
+}
+
+TEST_F(MouthRoi, SynthFacesCropToTheirRenderedMouths) {
+  // The same seed renders the same mouth track as 96x96 crops and inside a moving whole face; crops found in the
+  // face by detection and by landmarks must follow the mouth crops' darkness (the open mouth) over time.
+  const std::string tools = MOME_TOOL_DIR;
+  for (const std::string& face : {"", " --face"}) {
+    const auto r = testing::RunCommand(tools + "/mome_synth --out " + dir_ + "/synth" + (face.empty() ? "" : "_face") +
+                                       " --count 2 --split test --seed 3 --threads 2" + face);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto prepare = [&](const std::string& root, const std::string& roi) {
+    const std::string out = dir_ + "/prepared_" + roi;
+    const auto r = testing::RunCommand(tools + "/mome_prepare --corpus lrs3 --root " + root + " --split test --roi " +
+                                       roi + " --out " + out);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return data::PreparedCorpus::Open(out);
+  };
+  const auto crops = prepare(dir_ + "/synth", "precropped");
+  ASSERT_EQ(crops.size(), 2u);
+  for (const std::string roi : {"detect", "landmarks"}) {
+    const auto found = prepare(dir_ + "/synth_face", roi);
+    ASSERT_EQ(found.size(), 2u) << roi;
+    for (size_t i = 0; i < 2; ++i) {
+      const auto a = crops.Load(i), b = found.Load(i);
+      ASSERT_EQ(a.video.size(0), b.video.size(0));
+      const auto darkness = [](const at::Tensor& v) {
+        const at::Tensor centre = v.slice(1, 24, 72).slice(2, 24, 72).to(at::kDouble);
+        const at::Tensor d = centre.lt(70).to(at::kDouble).mean({1, 2});
+        return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+      };
+      EXPECT_GT(Correlation(darkness(a.video), darkness(b.video)), 0.8) << roi << " clip " << i;
+    }
+  }
 }
 
 #endif

@@ -1,8 +1,10 @@
 // mome_synth: a synthetic audio-visual corpus in the LRS3 layout, for tests and the demo (no download needed).
-//   mome_synth --out DIR --count N [--voices v1,v2,...] [--seed S] [--split NAME] [--snr DB] [--threads N]
+//   mome_synth --out DIR --count N [--voices v1,v2,...] [--seed S] [--split NAME] [--snr DB] [--threads N] [--face]
 // GRID-grammar sentences spoken by espeak-ng voices, with a rendered mouth (96x96, as auto_avsr's crops) that
 // follows the phonemes, muxed by the ffmpeg program into 25 fps mp4 (h264 + aac) with an LRS3 transcript:
 //   DIR/SPLIT/SPEAKER/NNNNN.mp4 + NNNNN.txt     (SPEAKER = the voice, '+' written as '_')
+// With --face the video is a whole face (224x224, as raw LRS3 clips) carrying the same rendered mouth, plus
+// NNNNN.landmarks.json (68 points per frame) for --roi landmarks.
 // Same seed and arguments -> the same corpus. Test/val splits use held-out sentences (grid_grammar.h) and, by
 // default, voices disjoint from the training ones. A re-run skips finished clips.
 #include <sys/wait.h>
@@ -13,6 +15,7 @@
 #include <fstream>
 #include <iomanip>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -20,6 +23,7 @@
 #include "mome/core/cli.h"
 #include "mome/core/error.h"
 #include "mome/core/progress.h"
+#include "synth/face_renderer.h"
 #include "synth/grid_grammar.h"
 #include "synth/mouth_renderer.h"
 #include "synth/speech.h"
@@ -69,6 +73,7 @@ struct Clip {
   synth::GridSentence sentence;
   synth::Utterance speech;
   uint64_t seed = 0;
+  bool face = false;
 };
 
 std::string Transcript(const Clip& c) {
@@ -87,6 +92,30 @@ std::string Transcript(const Clip& c) {
   return t.str();
 }
 
+// --face: a whole face (synth/face_renderer.h) whose mouth is the rendered mouth crop, in a 224x224 frame (as raw
+// LRS3 clips), placed per clip and drifting slowly, so that mouth crops must be found (--roi detect|landmarks).
+constexpr int kFaceFrame = 224;
+
+std::pair<synth::FacePose, synth::FaceLook> FaceAt(const Clip& c, const synth::FaceStyle& style, const synth::Viseme& v,
+                                                   double seconds, const cv::Mat* mouth) {
+  std::mt19937_64 rng(c.seed ^ 0xfaceULL);
+  auto u = [&](double a, double b) { return a + (b - a) * static_cast<double>(rng() % 10000) / 10000.0; };
+  synth::FacePose pose;
+  const double drift = u(0, 6.28);
+  pose.cx = u(96, 128) + 6 * std::sin(0.7 * seconds + drift);
+  pose.cy = u(100, 120) + 3 * std::sin(0.5 * seconds + 2 * drift);
+  pose.width = u(100, 125);
+  pose.roll_degrees = u(-8, 8) + 2 * std::sin(0.4 * seconds + drift);
+  synth::FaceLook look;
+  look.skin = style.skin;
+  look.background = u(40, 120);
+  look.mouth_open = v.open;
+  look.mouth_patch = mouth;
+  look.patch_mouth_centre = cv::Point2d(style.cx, style.cy + 6.0 * v.open);
+  look.patch_mouth_half_width = style.mouth_width;
+  return {pose, look};
+}
+
 // Renders the mouth track and muxes it with the audio through ffmpeg into DIR/ID.mp4 (temp file, then rename).
 void WriteClip(const Clip& c) {
   constexpr double kFps = 25.0;
@@ -97,18 +126,34 @@ void WriteClip(const Clip& c) {
   const auto track = synth::VisemeTrack(c.speech.phonemes, seconds, kFps);
   const auto style = synth::FaceStyle::ForSpeaker(std::hash<std::string>{}(c.voice));
   std::mt19937_64 rng(c.seed);
-  const std::string cmd = "ffmpeg -nostdin -v error -y -f rawvideo -pix_fmt gray -s 96x96 -r 25 -i pipe:0 -i " +
-                          Quote(wav) +
+  const int side = c.face ? kFaceFrame : 96;
+  const std::string cmd = "ffmpeg -nostdin -v error -y -f rawvideo -pix_fmt gray -s " + std::to_string(side) + "x" +
+                          std::to_string(side) + " -r 25 -i pipe:0 -i " + Quote(wav) +
                           " -map 0:v -map 1:a -c:v libx264 -preset veryfast -crf 18 -threads 1 -pix_fmt yuv420p "
                           "-c:a aac -b:a 96k -fflags +bitexact -flags:v +bitexact -flags:a +bitexact "
-                          "-f mp4 " + Quote(tmp_mp4);
+                          "-f mp4 " +
+                          Quote(tmp_mp4);
   FILE* pipe = popen(cmd.c_str(), "w");
   MOME_CHECK(pipe != nullptr, ErrorCode::kIo, "cannot run ffmpeg (is it installed? tools/install_deps.sh)");
-  for (const auto& v : track) {
-    const cv::Mat frame = synth::RenderMouth(v, style, rng);
-    std::fwrite(frame.data, 1, 96 * 96, pipe);
+  nlohmann::json landmarks = nlohmann::json::array();
+  for (size_t f = 0; f < track.size(); ++f) {
+    const cv::Mat mouth = synth::RenderMouth(track[f], style, rng);
+    if (!c.face) {
+      std::fwrite(mouth.data, 1, 96 * 96, pipe);
+      continue;
+    }
+    cv::Mat frame(kFaceFrame, kFaceFrame, CV_8UC1);
+    const auto [pose, look] = FaceAt(c, style, track[f], static_cast<double>(f) / kFps, &mouth);
+    frame.setTo(look.background);
+    nlohmann::json points = nlohmann::json::array();
+    for (const auto& p : synth::DrawFace(frame, pose, look))
+      points.push_back({std::round(p.x * 100) / 100, std::round(p.y * 100) / 100});
+    landmarks.push_back(points);
+    std::fwrite(frame.data, 1, static_cast<size_t>(kFaceFrame) * kFaceFrame, pipe);
   }
   const int status = pclose(pipe);
+  if (c.face)
+    std::ofstream(base + ".landmarks.json") << nlohmann::json{{"fps", kFps}, {"frames", landmarks}}.dump() << "\n";
   fs::remove(wav);
   MOME_CHECK(status == 0, ErrorCode::kIo, tmp_mp4, ": ffmpeg failed (exit ", WEXITSTATUS(status), ")");
   fs::rename(tmp_mp4, base + ".mp4");
@@ -137,7 +182,10 @@ int Main(int argc, char** argv) {
       .AddOption("--seed", "S", "random seed (sentences, speaking rate and pitch, video noise)", "0")
       .AddOption("--split", "NAME", "split folder; test*/val*/dev* use held-out sentences and test voices", "trainval")
       .AddOption("--snr", "DB", "add white noise to the audio at this SNR (default: clean)", "")
-      .AddOption("--threads", "N", "clips rendered and encoded in parallel", "2");
+      .AddOption("--threads", "N", "clips rendered and encoded in parallel", "2")
+      .AddFlag("--face",
+               "whole faces in 224x224 frames (plus ID.landmarks.json) instead of 96x96 mouth crops; prepare them "
+               "with mome_prepare --roi detect or --roi landmarks");
   if (!cli.Parse(argc, argv)) return 0;
   const std::string out = cli.GetString("--out"), split = cli.GetString("--split");
   const int64_t count = cli.GetInt("--count");
@@ -150,6 +198,7 @@ int Main(int argc, char** argv) {
   const bool noisy = cli.Has("--snr");
   const double snr = noisy ? cli.GetDouble("--snr") : 0.0;
   const int64_t threads = std::max<int64_t>(1, cli.GetInt("--threads"));
+  const bool face = cli.GetFlag("--face");
   std::error_code ec;
   fs::create_directories(out + "/" + split, ec);
   MOME_CHECK(!ec, ErrorCode::kIo, out, ": cannot create the output folder (", ec.message(), ")");
@@ -197,9 +246,10 @@ int Main(int argc, char** argv) {
     const int rate = 150 + static_cast<int>(corpus_rng() % 41);  // words per minute
     const int pitch = 35 + static_cast<int>(corpus_rng() % 31);
     c.seed = corpus_rng();
+    c.face = face;
     std::string speaker_dir = c.voice;
     std::replace(speaker_dir.begin(), speaker_dir.end(), '+', '_');
-    char id[16];
+    char id[24];
     std::snprintf(id, sizeof id, "%05lld", static_cast<long long>(i));
     c.dir = out + "/" + split + "/" + speaker_dir;
     c.id = id;
@@ -218,8 +268,8 @@ int Main(int argc, char** argv) {
     if (static_cast<int64_t>(batch.size()) >= 8 * threads) flush();
   }
   flush();
-  std::cerr << "mome_synth: " << count << " clips in " << out << "/" << split << " (" << voices.size()
-            << " voices)" << std::endl;
+  std::cerr << "mome_synth: " << count << " clips in " << out << "/" << split << " (" << voices.size() << " voices)"
+            << std::endl;
   return 0;
 }
 

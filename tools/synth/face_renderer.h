@@ -21,6 +21,11 @@ struct FacePose {
 struct FaceLook {
   double skin = 165, background = 90, hair = 40;
   double mouth_open = 0.3;  // 0 closed .. 1 wide open
+  // Optional: a rendered mouth crop (synth/mouth_renderer.h, 96x96 gray) to paste at the mouth instead of the
+  // schematic lips, with its mouth centre and lip half-width in patch pixels.
+  const cv::Mat* mouth_patch = nullptr;
+  cv::Point2d patch_mouth_centre{48, 52};
+  double patch_mouth_half_width = 28;
 };
 
 using FaceLandmarks = std::array<cv::Point2f, 68>;
@@ -118,10 +123,32 @@ inline FaceLandmarks DrawFace(cv::Mat& frame, const FacePose& pose, const FaceLo
   }
   cv::ellipse(canvas, P(0, 0.14 * h), S(0.07, 0.03 * h), 0, 0, 360, cv::Scalar(skin * 0.7), -1, cv::LINE_AA);
   const double open = look.mouth_open;
-  cv::ellipse(canvas, P(0, 0.3 * h + 0.035 * h * open), S(0.17, (0.03 + 0.07 * open) * h), 0, 0, 360,
-              cv::Scalar(skin * 0.55), -1, cv::LINE_AA);
-  cv::ellipse(canvas, P(0, 0.3 * h + 0.035 * h * open), S(0.13, (0.005 + 0.05 * open) * h), 0, 0, 360, cv::Scalar(30),
-              -1, cv::LINE_AA);
+  if (look.mouth_patch) {
+    // The patch's mouth onto the face's mouth position at the face's lip width, blended through a feathered
+    // ellipse that covers lips and chin but not the patch's own nostrils.
+    const cv::Mat& patch = *look.mouth_patch;
+    const double k = 0.17 * scale / look.patch_mouth_half_width;
+    const cv::Point2d c = look.patch_mouth_centre;
+    const cv::Matx23d to_canvas(k, 0, o - k * c.x, 0, k, o + 0.3 * h * scale - k * c.y);
+    cv::Mat mask = cv::Mat::zeros(patch.size(), CV_8UC1);
+    cv::ellipse(mask, cv::Point(static_cast<int>(c.x), static_cast<int>(c.y + 10)), cv::Size(38, 30), 0, 0, 360,
+                cv::Scalar(255), -1, cv::LINE_AA);
+    cv::GaussianBlur(mask, mask, cv::Size(0, 0), 4);
+    cv::Mat warped, alpha;
+    cv::warpAffine(patch, warped, to_canvas, canvas.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    cv::warpAffine(mask, alpha, to_canvas, canvas.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
+    cv::Mat a, fw, fc;
+    alpha.convertTo(a, CV_32F, 1.0 / 255);
+    warped.convertTo(fw, CV_32F);
+    canvas.convertTo(fc, CV_32F);
+    cv::Mat blended = fc.mul(1.0 - a) + fw.mul(a);
+    blended.convertTo(canvas, CV_8UC1);
+  } else {
+    cv::ellipse(canvas, P(0, 0.3 * h + 0.035 * h * open), S(0.17, (0.03 + 0.07 * open) * h), 0, 0, 360,
+                cv::Scalar(skin * 0.55), -1, cv::LINE_AA);
+    cv::ellipse(canvas, P(0, 0.3 * h + 0.035 * h * open), S(0.13, (0.005 + 0.05 * open) * h), 0, 0, 360, cv::Scalar(30),
+                -1, cv::LINE_AA);
+  }
   cv::GaussianBlur(canvas, canvas, cv::Size(0, 0), scale / 100);
   // canvas pixel -> unit -> frame: frame = M (canvas - o) / scale.
   cv::Matx23d m = FaceTransform(pose);

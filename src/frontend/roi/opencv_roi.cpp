@@ -67,15 +67,17 @@ cv::Mat FrameMat(const at::Tensor& frames, int64_t t) {
 std::optional<Box> DetectFace(const cv::Mat& frame, cv::CascadeClassifier& cascade,
                               const std::optional<Box>& previous) {
   const double scale = std::min(1.0, kDetectMaxSide / std::max(frame.cols, frame.rows));
+  // Never equalise in place: `frame` views the caller's decoded video.
   cv::Mat small;
   if (scale < 1.0)
     cv::resize(frame, small, cv::Size(), scale, scale, cv::INTER_AREA);
   else
     small = frame;
-  cv::equalizeHist(small, small);
+  cv::Mat equalised;
+  cv::equalizeHist(small, equalised);
   std::vector<cv::Rect> faces;
-  const int min_side = std::max(24, std::min(small.cols, small.rows) / 8);
-  cascade.detectMultiScale(small, faces, 1.1, 4, 0, cv::Size(min_side, min_side));
+  const int min_side = std::max(24, std::min(equalised.cols, equalised.rows) / 8);
+  cascade.detectMultiScale(equalised, faces, 1.1, 4, 0, cv::Size(min_side, min_side));
   if (faces.empty()) return std::nullopt;
   // The face nearest the previous frame's (one speaker per clip); on the first frame, the largest.
   auto score = [&](const cv::Rect& r) {
