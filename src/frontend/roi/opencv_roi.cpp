@@ -64,30 +64,54 @@ cv::Mat FrameMat(const at::Tensor& frames, int64_t t) {
                  frames[t].data_ptr<uint8_t>());
 }
 
-std::optional<Box> DetectFace(const cv::Mat& frame, cv::CascadeClassifier& cascade,
-                              const std::optional<Box>& previous) {
-  const double scale = std::min(1.0, kDetectMaxSide / std::max(frame.cols, frame.rows));
+// Faces in `frame` (or in `region` of it), detected at most kDetectMaxSide large, with sides in [min_side, max_side]
+// frame pixels (max_side 0 = no limit); boxes in frame pixels.
+std::vector<Box> Detect(const cv::Mat& frame, const cv::Rect& region, cv::CascadeClassifier& cascade, double min_side,
+                        double max_side) {
+  const cv::Mat view = frame(region);
+  const double scale = std::min(1.0, kDetectMaxSide / std::max(view.cols, view.rows));
   // Never equalise in place: `frame` views the caller's decoded video.
-  cv::Mat small;
+  cv::Mat small, equalised;
   if (scale < 1.0)
-    cv::resize(frame, small, cv::Size(), scale, scale, cv::INTER_AREA);
+    cv::resize(view, small, cv::Size(), scale, scale, cv::INTER_AREA);
   else
-    small = frame;
-  cv::Mat equalised;
+    small = view;
   cv::equalizeHist(small, equalised);
   std::vector<cv::Rect> faces;
-  const int min_side = std::max(24, std::min(equalised.cols, equalised.rows) / 8);
-  cascade.detectMultiScale(equalised, faces, 1.1, 4, 0, cv::Size(min_side, min_side));
+  const int lo = std::max(24, static_cast<int>(min_side * scale));
+  const int hi = max_side > 0 ? static_cast<int>(max_side * scale) : 0;
+  if (hi > 0 && hi < lo) return {};
+  cascade.detectMultiScale(equalised, faces, 1.1, 4, 0, cv::Size(lo, lo), cv::Size(hi, hi));
+  std::vector<Box> boxes;
+  for (const auto& r : faces)
+    boxes.push_back(
+        {region.x + (r.x + r.width / 2.0) / scale, region.y + (r.y + r.height / 2.0) / scale, r.width / scale});
+  return boxes;
+}
+
+// Tracking: near the previous frame's face, search only a window around it at similar sizes (several times
+// cheaper than a full-frame search); fall back to the whole frame when that finds nothing. Among several faces,
+// the one nearest the previous face (one speaker per clip), or on the first frame the largest.
+std::optional<Box> DetectFace(const cv::Mat& frame, cv::CascadeClassifier& cascade,
+                              const std::optional<Box>& previous) {
+  std::vector<Box> faces;
+  if (previous) {
+    const double half = 1.1 * previous->side;
+    const cv::Rect window = cv::Rect(static_cast<int>(previous->cx - half), static_cast<int>(previous->cy - half),
+                                     static_cast<int>(2 * half), static_cast<int>(2 * half)) &
+                            cv::Rect(0, 0, frame.cols, frame.rows);
+    if (window.width >= 24 && window.height >= 24)
+      faces = Detect(frame, window, cascade, 0.75 * previous->side, 1.35 * previous->side);
+  }
+  if (faces.empty())
+    faces = Detect(frame, cv::Rect(0, 0, frame.cols, frame.rows), cascade, std::min(frame.cols, frame.rows) / 8.0, 0);
   if (faces.empty()) return std::nullopt;
-  // The face nearest the previous frame's (one speaker per clip); on the first frame, the largest.
-  auto score = [&](const cv::Rect& r) {
-    if (!previous) return -static_cast<double>(r.area());
-    const double dx = (r.x + r.width / 2.0) / scale - previous->cx, dy = (r.y + r.height / 2.0) / scale - previous->cy;
+  auto score = [&](const Box& b) {
+    if (!previous) return -b.side;
+    const double dx = b.cx - previous->cx, dy = b.cy - previous->cy;
     return dx * dx + dy * dy;
   };
-  const cv::Rect best = *std::min_element(faces.begin(), faces.end(),
-                                          [&](const cv::Rect& a, const cv::Rect& b) { return score(a) < score(b); });
-  return Box{(best.x + best.width / 2.0) / scale, (best.y + best.height / 2.0) / scale, best.width / scale};
+  return *std::min_element(faces.begin(), faces.end(), [&](const Box& a, const Box& b) { return score(a) < score(b); });
 }
 
 // Frames where no face was found take the box interpolated from their neighbours; then a centred moving average
