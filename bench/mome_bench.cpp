@@ -56,6 +56,7 @@ int Main(int argc, char** argv) {
     model = llm::LlamaForCausalLM(llm::LlamaConfig::FromJsonFile(dir), at::TensorOptions().device(device).dtype(dtype));
     torch::NoGradGuard no_grad;
     for (auto& p : model->parameters()) p.normal_(0.0, 0.02);
+    model->PackProjections();  // as LoadLlama does
   } else {
     model = llm::LoadLlama(dir, device, dtype);
   }

@@ -1,4 +1,5 @@
 #include "mome/llm/llama.h"
+#include "mome/llm/packed_linear.h"
 
 #include <ATen/ATen.h>
 
@@ -130,19 +131,45 @@ LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& c, int64_t layer_index
   o_proj = register_module("o_proj", Linear(heads_ * head_dim_, c.hidden_size, c.attention_bias, options));
 }
 
+LlamaAttentionImpl::~LlamaAttentionImpl() = default;
+
+void LlamaAttentionImpl::PackProjections() {
+  if (!qkv_) qkv_ = std::make_unique<PackedLinear>();
+  qkv_->Pack({q_proj, k_proj, v_proj});
+}
+
 at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const AttentionContext& context) const {
   const int64_t b = x.size(0), t = x.size(1);
-  at::Tensor q = q_proj->forward(x), v = v_proj->forward(x);
+  at::Tensor dq, dv;
   if (context.hooks) {
-    if (at::Tensor dq = context.hooks->QueryDelta(layer_index_, x); dq.defined()) q = q + dq;
-    if (at::Tensor dv = context.hooks->ValueDelta(layer_index_, x); dv.defined()) v = v + dv;
+    dq = context.hooks->QueryDelta(layer_index_, x);
+    dv = context.hooks->ValueDelta(layer_index_, x);
   }
-  q = q.view({b, t, heads_, head_dim_}).transpose(1, 2);
-  at::Tensor k = k_proj->forward(x).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
-  v = v.view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
-  const at::Tensor cos = context.cos.unsqueeze(1), sin = context.sin.unsqueeze(1);
-  q = ApplyRotary(q, cos, sin);
-  k = ApplyRotary(k, cos, sin);
+  // Rotary in the [B, T, heads, head_dim] layout, before the transpose (elementwise: the same values).
+  const at::Tensor cos = context.cos.unsqueeze(2), sin = context.sin.unsqueeze(2);
+  at::Tensor q, k, v;
+  if (qkv_ && qkv_->Usable()) {
+    const at::Tensor qkv = qkv_->forward(x).view({b, t, heads_ + 2 * kv_heads_, head_dim_});
+    if (!dq.defined()) {  // q and k rotated in one pass
+      const at::Tensor qk = ApplyRotary(qkv.narrow(2, 0, heads_ + kv_heads_), cos, sin);
+      q = qk.narrow(2, 0, heads_);
+      k = qk.narrow(2, heads_, kv_heads_);
+    } else {
+      q = ApplyRotary(qkv.narrow(2, 0, heads_) + dq.view({b, t, heads_, head_dim_}), cos, sin);
+      k = ApplyRotary(qkv.narrow(2, heads_, kv_heads_), cos, sin);
+    }
+    v = qkv.narrow(2, heads_ + kv_heads_, kv_heads_);
+  } else {
+    q = q_proj->forward(x);
+    if (dq.defined()) q = q + dq;
+    q = ApplyRotary(q.view({b, t, heads_, head_dim_}), cos, sin);
+    k = ApplyRotary(k_proj->forward(x).view({b, t, kv_heads_, head_dim_}), cos, sin);
+    v = v_proj->forward(x).view({b, t, kv_heads_, head_dim_});
+  }
+  if (dv.defined()) v = v + dv.view({b, t, kv_heads_, head_dim_});
+  q = q.transpose(1, 2);
+  k = k.transpose(1, 2);
+  v = v.transpose(1, 2);
   if (context.cache && context.write_slot.defined()) {
     KVCache& cache = *context.cache;
     cache.keys(layer_index_).index_copy_(2, context.write_slot, k);
@@ -158,12 +185,22 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const AttentionConte
     v = cache.values(layer_index_).narrow(2, 0, start + t);
   }
   const int64_t groups = heads_ / kv_heads_;
-  if (groups > 1) {  // grouped-query attention: each kv head serves `groups` query heads
-    const int64_t s = k.size(2);
-    k = k.unsqueeze(2).expand({b, kv_heads_, groups, s, head_dim_}).reshape({b, heads_, s, head_dim_});
-    v = v.unsqueeze(2).expand({b, kv_heads_, groups, s, head_dim_}).reshape({b, heads_, s, head_dim_});
+  at::Tensor out;
+  if (groups > 1 && t == 1 && !context.attention_probs) {
+    // Grouped-query attention for one new token: the `groups` query heads of a kv head become that head's query
+    // rows, so the cache is read as it is instead of being expanded `groups` times every step. The mask
+    // [B, 1, 1, S] broadcasts over those rows; with one token there is nothing causal to mask.
+    AttentionContext one = context;
+    one.causal = false;
+    out = Attend(q.reshape({b, kv_heads_, groups, head_dim_}), k, v, one).reshape({b, heads_, 1, head_dim_});
+  } else {
+    if (groups > 1) {  // grouped-query attention: each kv head serves `groups` query heads
+      const int64_t s = k.size(2);
+      k = k.unsqueeze(2).expand({b, kv_heads_, groups, s, head_dim_}).reshape({b, heads_, s, head_dim_});
+      v = v.unsqueeze(2).expand({b, kv_heads_, groups, s, head_dim_}).reshape({b, heads_, s, head_dim_});
+    }
+    out = Attend(q, k, v, context);
   }
-  const at::Tensor out = Attend(q, k, v, context);
   return o_proj->forward(out.transpose(1, 2).reshape({b, t, heads_ * head_dim_}));
 }
 
@@ -173,7 +210,19 @@ LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& c, const at::TensorOptions& option
   down_proj = register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, c.mlp_bias, options));
 }
 
+LlamaMLPImpl::~LlamaMLPImpl() = default;
+
+void LlamaMLPImpl::PackProjections() {
+  if (!gate_up_) gate_up_ = std::make_unique<PackedLinear>();
+  gate_up_->Pack({gate_proj, up_proj});
+}
+
 at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) const {
+  if (gate_up_ && gate_up_->Usable()) {
+    const at::Tensor gate_up = gate_up_->forward(x);
+    const int64_t n = gate_up.size(-1) / 2;
+    return down_proj->forward(at::silu(gate_up.narrow(-1, 0, n)) * gate_up.narrow(-1, n, n));
+  }
   return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
 }
 
@@ -310,6 +359,14 @@ LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& c, const at::Tenso
     : config_(c), options_(options) {
   model = register_module("model", LlamaModel(c, options));
   if (!c.tie_word_embeddings) lm_head = register_module("lm_head", Linear(c.hidden_size, c.vocab_size, false, options));
+}
+
+void LlamaForCausalLMImpl::PackProjections() {
+  for (const auto& layer : *model->layers) {
+    auto* l = layer->as<LlamaDecoderLayer>();
+    l->self_attn->PackProjections();
+    l->mlp->PackProjections();
+  }
 }
 
 at::Tensor LlamaForCausalLMImpl::Logits(const at::Tensor& hidden) const {

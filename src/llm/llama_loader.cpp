@@ -35,6 +35,7 @@ LlamaForCausalLM LoadLlama(const std::string& dir, c10::Device device, c10::Scal
   }
   log::Debug("loaded ", report.loaded, " tensors from ", dir, " (", ignored, " ignored): ", config.ToString());
   model->eval();
+  model->PackProjections();
   return model;
 }
 

@@ -3,6 +3,8 @@
 // is a lookup. Parameters are created directly on the target device/dtype, never built on the CPU and moved.
 #pragma once
 
+#include <memory>
+
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
@@ -12,6 +14,8 @@
 #include "mome/llm/llama_config.h"
 
 namespace mome::llm {
+
+class PackedLinear;
 
 // A Linear layer that allocates (uninitialised) parameters with the given options instead of a random CPU init.
 class LinearImpl : public torch::nn::Module {
@@ -63,7 +67,7 @@ struct AttentionContext {
   // Static-shape decoding (CUDA graphs): the new keys/values go to cache slot `write_slot` (a device tensor
   // [1]) and attention spans the whole cache capacity, masked by `bias`; no host-side shape changes.
   at::Tensor write_slot;
-  const LayerHooks* hooks = nullptr;  // adapters, when any
+  const LayerHooks* hooks = nullptr;                   // adapters, when any
   std::vector<at::Tensor>* attention_probs = nullptr;  // analysis: each layer appends its probabilities
   std::vector<at::Tensor>* mlp_outputs = nullptr;      // analysis: each layer appends its MLP output
 };
@@ -71,19 +75,27 @@ struct AttentionContext {
 class LlamaAttentionImpl : public torch::nn::Module {
  public:
   LlamaAttentionImpl(const LlamaConfig& config, int64_t layer_index, const at::TensorOptions& options);
+  ~LlamaAttentionImpl() override;
   at::Tensor forward(const at::Tensor& x, const AttentionContext& context) const;
+  void PackProjections();  // q/k/v as one matmul (llm/packed_linear.h)
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
  private:
   int64_t layer_index_, heads_, kv_heads_, head_dim_;
+  std::unique_ptr<PackedLinear> qkv_;
 };
 TORCH_MODULE(LlamaAttention);
 
 class LlamaMLPImpl : public torch::nn::Module {
  public:
   LlamaMLPImpl(const LlamaConfig& config, const at::TensorOptions& options);
+  ~LlamaMLPImpl() override;
   at::Tensor forward(const at::Tensor& x) const;
+  void PackProjections();  // gate/up as one matmul (llm/packed_linear.h)
   Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+
+ private:
+  std::unique_ptr<PackedLinear> gate_up_;
 };
 TORCH_MODULE(LlamaMLP);
 
@@ -131,6 +143,10 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& inputs_embeds, const at::Tensor& positions, const at::Tensor& valid,
                      KVCache* cache, const ForwardExtras& extras = {}) const;
   at::Tensor Logits(const at::Tensor& hidden) const;
+  // Packs each layer's frozen q/k/v and gate/up projections into single matmuls (fewer kernels per decoding step;
+  // same values, parameters become views). LoadLlama does it; call again after changing dtype/device or weights'
+  // requires_grad. Layers whose projections train keep the separate path automatically.
+  void PackProjections();
   const LlamaConfig& config() const { return config_; }
   const at::TensorOptions& options() const { return options_; }
   LlamaModel model{nullptr};
