@@ -215,6 +215,12 @@ TEST(MomeTrain, DryRunGivesThePaperAdapterBudgets) {
     EXPECT_EQ(json["trainable"].get<int64_t>(),
               json["adapter_total"].get<int64_t>() + json["projectors"].get<int64_t>() +
                   json["special_embeddings"].get<int64_t>());
+    // Whisper-medium's encoder as HF builds it: conv stem 246,784 + 3,146,752, positions 1500 x 1024, 24 layers of
+    // 12,595,200 (q/k/v/o, biases on q/v/o, fc1/fc2, two LayerNorms), final LayerNorm 2,048.
+    EXPECT_EQ(json["audio_encoder"].get<int64_t>(), 307216384) << name;
+    EXPECT_GT(json["video_encoder"].get<int64_t>(), 300000000) << name;  // AV-HuBERT Large, ~325M
+    EXPECT_EQ(json["total"].get<int64_t>(), json["llm"].get<int64_t>() + json["audio_encoder"].get<int64_t>() +
+                                                json["video_encoder"].get<int64_t>() + json["trainable"].get<int64_t>());
   }
   const auto bad = testing::RunCommand(std::string(MOME_TRAIN_BIN) + " --config " + MOME_SOURCE_DIR +
                                        "/configs/paper/mome_23-4_layer.yaml --dry-run --set adapters.top_k=[40]");

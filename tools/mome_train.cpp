@@ -15,9 +15,12 @@
 
 #include "mome/core/cli.h"
 #include "mome/core/config.h"
-#include "mome/model/avsr_model.h"
 #include "mome/core/device.h"
 #include "mome/core/log.h"
+#include "mome/encoders/avhubert.h"
+#include "mome/encoders/whisper.h"
+#include "mome/model/avsr_model.h"
+#include "mome/model/avsr_pipeline.h"
 #include "mome/model/model_config.h"
 #include "mome/train/distributed.h"
 #include "mome/train/train_config.h"
@@ -44,37 +47,53 @@ int DryRun(const model::ModelConfig& config, bool json) {
   llm::LlamaForCausalLM llm(llm_config, meta);
   model::AVSRModel avsr(model::ToModelOptions(config), llm, meta);
   const int64_t llm_params = CountParameters(*llm);
+  // Encoders of the config's presets/sizes, also on the meta device (a path is not read: the preset says the size).
+  const bool audio = config.model.modality != "vsr", video = config.model.modality != "asr";
+  const int64_t audio_enc =
+      audio ? CountParameters(*encoders::WhisperEncoder(model::WhisperConfigFor(config.audio_encoder), meta)) : 0;
+  const int64_t video_enc =
+      video ? CountParameters(*encoders::AVHubertVisualEncoder(model::AVHubertConfigFor(config.video_encoder), meta))
+            : 0;
+  const auto enc_state = [](const model::EncoderSection& s) { return s.trainable ? "trainable" : "frozen"; };
+  const int64_t enc_trainable =
+      (config.audio_encoder.trainable ? audio_enc : 0) + (config.video_encoder.trainable ? video_enc : 0);
   const int64_t audio_proj = CountParameters(*avsr, "audio_projector");
   const int64_t video_proj = CountParameters(*avsr, "video_projector");
   const int64_t adapter_total = CountParameters(*avsr->adapter_set());
   const int64_t special = avsr->special_embeddings.numel();
-  const int64_t trainable = audio_proj + video_proj + adapter_total + special;
+  const int64_t llm_trainable = config.llm.trainable ? llm_params : 0;
+  const int64_t trainable = audio_proj + video_proj + adapter_total + special + enc_trainable + llm_trainable;
+  const int64_t total = llm_params + audio_enc + video_enc + audio_proj + video_proj + adapter_total + special;
   std::vector<int64_t> active;
   for (size_t s = 0; s < avsr->rate_pairs().size(); ++s)
     active.push_back(avsr->adapter_set()->ActiveParameters(static_cast<int64_t>(s)));
   const int64_t adapter_active = *std::max_element(active.begin(), active.end());
 
-  std::fprintf(stderr, "parameters of %s (encoders are not counted: they are not built yet, issue 3)\n",
-               llm_config.ToString().c_str());
-  PrintRow("llm (frozen)", llm_params, "frozen");
+  std::fprintf(stderr, "parameters of %s\n", llm_config.ToString().c_str());
+  PrintRow("llm", llm_params, config.llm.trainable ? "trainable" : "frozen");
+  if (audio) PrintRow("audio encoder (Whisper)", audio_enc, enc_state(config.audio_encoder));
+  if (video) PrintRow("video encoder (AV-HuBERT)", video_enc, enc_state(config.video_encoder));
   PrintRow("audio projectors", audio_proj, "trainable");
   PrintRow("video projectors", video_proj, "trainable");
   PrintRow("adapters", adapter_total, "trainable");
   PrintRow("special token embeddings", special, "trainable");
-  PrintRow("total", llm_params + trainable, "");
+  PrintRow("total", total, "");
+  PrintRow("frozen", total - trainable, "");
   PrintRow("trainable", trainable, "");
   for (size_t s = 0; s < active.size(); ++s) {
     const auto& pair = avsr->rate_pairs()[s];
-    const std::string label = "adapter active/token (" + std::to_string(pair.audio) + "," +
-                              std::to_string(pair.video) + ")";
+    const std::string label =
+        "adapter active/token (" + std::to_string(pair.audio) + "," + std::to_string(pair.video) + ")";
     PrintRow(label.c_str(), active[s], "");
   }
   if (json) {
-    nlohmann::json out = {{"total", llm_params + trainable},
-                          {"frozen", llm_params},
+    nlohmann::json out = {{"total", total},
+                          {"frozen", total - trainable},
                           {"trainable", trainable},
                           {"llm", llm_params},
-                          {"encoders_counted", false},
+                          {"audio_encoder", audio_enc},
+                          {"video_encoder", video_enc},
+                          {"encoders_counted", true},
                           {"projectors", audio_proj + video_proj},
                           {"special_embeddings", special},
                           {"adapter_total", adapter_total},
