@@ -3,13 +3,18 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "mome/adapters/adapter_set.h"
 #include "mome/compress/compressed_format.h"
 #include "mome/compress/expert_source.h"
 #include "mome/compress/mobe.h"
+#include "mome/compress/safetensors_stream.h"
 #include "mome/core/error.h"
 #include "mome/io/safetensors.h"
 #include "test_helpers.h"
@@ -90,7 +95,8 @@ TEST(Compress, DeterministicForAFixedSeedAndPerExpertPathMatches) {
   EXPECT_TRUE(torch::equal(f1.b, f2.b));
   EXPECT_TRUE(torch::equal(f1.logits, f2.logits));
   auto all = compress::ReconstructMobe(f1);
-  for (int64_t i = 0; i < 6; ++i) EXPECT_TRUE(torch::allclose(all[i], compress::ReconstructMobeExpert(f1, i), 1e-5, 1e-6));
+  for (int64_t i = 0; i < 6; ++i)
+    EXPECT_TRUE(torch::allclose(all[i], compress::ReconstructMobeExpert(f1, i), 1e-5, 1e-6));
 }
 
 std::string ErrorOf(const torch::Tensor& w, MobeOptions o) {
@@ -142,9 +148,13 @@ TEST(Compress, ReadsExpertLayersByArchitectureNaming) {
     EXPECT_EQ(compress::ExpertLayers(ckpt, naming), (std::vector<int64_t>{1, 3})) << arch;
     const auto layer = compress::ReadExpertLayer(ckpt, naming, 3);
     EXPECT_EQ(layer.experts, 3);
-    EXPECT_EQ(layer.gate.sizes(), (std::vector<int64_t>{3, 4, 6}));
-    EXPECT_EQ(layer.down.scalar_type(), torch::kBFloat16);  // kept as stored, for a bit-identical dense copy
-    EXPECT_TRUE(torch::equal(layer.down[2], ckpt.Get(naming.DownName(3, 2))));
+    ASSERT_EQ(layer.factorised.size(), 2u);  // gate, up
+    EXPECT_EQ(layer.factorised[0].sizes(), (std::vector<int64_t>{3, 4, 6}));
+    EXPECT_TRUE(torch::equal(layer.factorised[1][2], ckpt.Get(naming.UpName(3, 2))));
+    ASSERT_EQ(layer.dense.size(), 3u);
+    EXPECT_EQ(layer.dense[2].first, naming.DownName(3, 2));
+    EXPECT_EQ(layer.dense[2].second.scalar_type(), torch::kBFloat16);  // kept as stored, for a bit-identical copy
+    EXPECT_TRUE(torch::equal(layer.dense[2].second, ckpt.Get(naming.DownName(3, 2))));
   }
 }
 
@@ -166,7 +176,8 @@ TEST(Compress, BadCheckpointsGiveClearErrors) {
   EXPECT_NE(shapes.find("inconsistent expert shapes"), std::string::npos) << shapes;
   EXPECT_NE(shapes.find("model.layers.3.mlp.experts.2.gate_proj.weight"), std::string::npos) << shapes;
   EXPECT_NE(ReadError([] { compress::NamingFor("llama"); }).find("unknown --arch 'llama'"), std::string::npos);
-  EXPECT_NE(ReadError([] { compress::NamingFor("mome"); }).find("not"), std::string::npos);
+  const auto mome = ReadError([&] { compress::NamingFor("mome", ckpt); });
+  EXPECT_NE(mome.find("no experts found for --arch mome"), std::string::npos) << mome;
 }
 
 // Dense SwiGLU experts, the reference the compressed runtime must match.
@@ -191,9 +202,10 @@ TEST(Compress, SavedFormatRoundTripsAndRuntimeMatchesDenseReconstruction) {
   o.rank = 3;
   o.bases = 2;
   o.steps = 10;
-  layer.gate = FitMobe(SyntheticExperts(n, p, d, 3, 2, 1), o);
-  layer.up = FitMobe(SyntheticExperts(n, p, d, 3, 2, 2), o);
-  layer.down = torch::randn({n, d, p}).to(torch::kBFloat16);
+  layer.factors.push_back(FitMobe(SyntheticExperts(n, p, d, 3, 2, 1), o));
+  layer.factors.push_back(FitMobe(SyntheticExperts(n, p, d, 3, 2, 2), o));
+  const auto down = torch::randn({n, d, p}).to(torch::kBFloat16);
+  for (int64_t i = 0; i < n; ++i) layer.dense.emplace_back(naming.DownName(2, i), down[i]);
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   compress::AppendLayerTensors(naming, layer, &tensors);
   const auto path = ::testing::TempDir() + "/compressed.safetensors";
@@ -201,19 +213,34 @@ TEST(Compress, SavedFormatRoundTripsAndRuntimeMatchesDenseReconstruction) {
   const auto file = io::SafetensorsFile::Open(path);
   EXPECT_TRUE(file->Has("model.layers.2.mlp.experts.mobe.gate_proj.a"));
   auto back = compress::ReadCompressedLayer(*file, naming, 2, Activation::kSilu);
-  EXPECT_TRUE(torch::equal(back.gate.a, layer.gate.a));
-  EXPECT_EQ(back.up.sigma, layer.up.sigma);
-  EXPECT_TRUE(torch::equal(back.down, layer.down));
+  ASSERT_EQ(back.factors.size(), 2u);
+  EXPECT_TRUE(torch::equal(back.factors[0].a, layer.factors[0].a));
+  EXPECT_EQ(back.factors[1].sigma, layer.factors[1].sigma);
+  ASSERT_EQ(back.dense.size(), static_cast<size_t>(n));
+  EXPECT_TRUE(torch::equal(back.dense[3].second, down[3]));
 
   auto x = torch::randn({5, d});
   auto experts = torch::tensor({0, 1, 2, 3, 1, 0, 3, 3, 2, 0}, torch::kInt64).reshape({5, 2});
   auto weights = torch::softmax(torch::randn({5, 2}), 1);
-  const auto want = DenseMoe(x, compress::ReconstructMobe(layer.gate), compress::ReconstructMobe(layer.up),
-                             layer.down, experts, weights);
-  const auto at_load = compress::CompressedMoe(back, true).Forward(x, experts, weights);
-  const auto on_the_fly = compress::CompressedMoe(back, false).Forward(x, experts, weights);
-  EXPECT_TRUE(torch::allclose(at_load, want, 1e-4, 1e-5));
-  EXPECT_TRUE(torch::allclose(on_the_fly, at_load, 1e-5, 1e-6));
+  const auto want = DenseMoe(x, compress::ReconstructMobe(layer.factors[0]),
+                             compress::ReconstructMobe(layer.factors[1]), down, experts, weights);
+  using compress::MoeRuntime;
+  for (auto runtime : {MoeRuntime::kReconstructAtLoad, MoeRuntime::kReconstructPerExpert, MoeRuntime::kFactored}) {
+    const auto got = compress::CompressedMoe(back, runtime).Forward(x, experts, weights);
+    EXPECT_TRUE(torch::allclose(got, want, 1e-4, 1e-5)) << compress::MoeRuntimeName(runtime);
+  }
+}
+
+TEST(Compress, CompressedMoeRefusesNonSwiGluLayers) {
+  compress::CompressedLayer mome_like;  // one factorised kind (MoME's down_weight) and one stacked dense tensor
+  MobeOptions o;
+  o.rank = 2;
+  o.bases = 2;
+  o.steps = 0;
+  mome_like.factors.push_back(FitMobe(torch::randn({4, 3, 6}), o));
+  mome_like.dense.emplace_back("adapters.layer0_mome.up_weight", torch::randn({6, 4, 3}));
+  const auto err = ReadError([&] { compress::CompressedMoe(mome_like, compress::MoeRuntime::kFactored); });
+  EXPECT_NE(err.find("SwiGLU"), std::string::npos) << err;
 }
 
 TEST(Compress, CliCompressesResumesAndKeepsDownBitIdentical) {
@@ -243,20 +270,246 @@ TEST(Compress, CliCompressesResumesAndKeepsDownBitIdentical) {
 
 TEST(Compress, CliBadInputsGiveOneLineErrors) {
   const auto input = WriteExperts("cli_bad.safetensors", "qwen3_moe", 3, /*bad_shape=*/true);
-  const std::string base = std::string(MOME_COMPRESS_BIN) + " --input " + input + " --out " +
-                           ::testing::TempDir() + "/never.safetensors --bases 2 ";
+  const std::string base = std::string(MOME_COMPRESS_BIN) + " --input " + input + " --out " + ::testing::TempDir() +
+                           "/never.safetensors --bases 2 ";
   struct Case {
     std::string args, message;
   };
-  for (const auto& c : {Case{"--arch mixtral --rank 2", "no experts found"},
-                        Case{"--arch qwen3_moe --rank 2 --layers 3", "inconsistent expert shapes"},
-                        Case{"--arch qwen3_moe --rank 9 --layers 1", "rank 9"},
-                        Case{"--arch gpt2 --rank 2", "unknown --arch"}}) {
+  for (const auto& c :
+       {Case{"--arch mixtral --rank 2", "no experts found"},
+        Case{"--arch qwen3_moe --rank 2 --layers 3", "inconsistent expert shapes"},
+        Case{"--arch qwen3_moe --rank 9 --layers 1", "rank 9"}, Case{"--arch gpt2 --rank 2", "unknown --arch"}}) {
     const auto r = testing::RunCommand(base + c.args);
     EXPECT_EQ(r.exit_code, 1) << c.args;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
     EXPECT_EQ(testing::CountLines(r.err), 1) << r.err;
   }
+}
+
+TEST(Compress, TruncatedSvdFromGramMatrixAgreesWithDirectSvd) {
+  using compress::SvdMethod;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(21);
+  // A spectrum with a clear gap at every k (σ_i = 0.8^i), so the top-k subspace is well defined.
+  const auto q1 = std::get<0>(torch::linalg_qr(at::randn({600, 40}, gen)));
+  const auto q2 = std::get<0>(torch::linalg_qr(at::randn({40, 40}, gen)));
+  const auto tall = torch::mm(q1 * torch::pow(0.8, torch::arange(40, torch::kFloat32)).unsqueeze(0), q2.t());
+  for (const auto& x : {tall, tall.t().contiguous()}) {  // XᵀX route and XXᵀ route
+    const int64_t k = 10;
+    auto [ug, vg] = compress::TruncatedSvd(x, k, SvdMethod::kGram);
+    auto [ud, vd] = compress::TruncatedSvd(x, k, SvdMethod::kDirect);
+    EXPECT_EQ(ug.scalar_type(), torch::kFloat32);
+    EXPECT_EQ(ug.sizes(), (std::vector<int64_t>{x.size(0), k}));
+    EXPECT_EQ(vg.sizes(), (std::vector<int64_t>{k, x.size(1)}));
+    EXPECT_TRUE(torch::allclose(torch::mm(vg, vg.t()), torch::eye(k), 0, 1e-5)) << "rows of V_kᵀ orthonormal";
+    const double subspace = (torch::mm(vg.t(), vg) - torch::mm(vd.t(), vd)).abs().max().item<double>();
+    EXPECT_LT(subspace, 1e-4) << x.sizes();
+    EXPECT_LT(compress::RelativeSquaredError(torch::mm(ud, vd), torch::mm(ug, vg)), 1e-9) << x.sizes();
+    // The singular values (column norms of U_k Σ_k) agree too.
+    EXPECT_TRUE(torch::allclose(ug.norm(2, 0), ud.norm(2, 0), 1e-4, 1e-6));
+    // An elongated matrix takes the Gram route by default.
+    EXPECT_TRUE(torch::equal(compress::TruncatedSvd(x, k).second, vg));
+  }
+  // A plain Gaussian matrix (clustered spectrum): the rank-k error is optimal either way.
+  const auto g = at::randn({300, 50}, gen);
+  auto [ug, vg] = compress::TruncatedSvd(g, 8, SvdMethod::kGram);
+  auto [ud, vd] = compress::TruncatedSvd(g, 8, SvdMethod::kDirect);
+  const double e_gram = compress::RelativeSquaredError(g, torch::mm(ug, vg));
+  const double e_direct = compress::RelativeSquaredError(g, torch::mm(ud, vd));
+  EXPECT_NEAR(e_gram, e_direct, 1e-5 * e_direct);
+  EXPECT_NE(ReadError([&] { compress::TruncatedSvd(g, 51); }).find("rank 51"), std::string::npos);
+}
+
+// A MoME adapter set as libmome trains it: AdapterSet with MoME on layers 0 and 2 of a 3-layer, d = 16 LLM.
+adapters::AdapterSet MakeMomeAdapters() {
+  llm::LlamaConfig llm;
+  llm.hidden_size = 16;
+  llm.num_hidden_layers = 3;
+  llm.num_attention_heads = 2;
+  llm.num_key_value_heads = 2;
+  llm.head_dim = 8;
+  adapters::AdapterOptions options;
+  options.kind = "mome";
+  options.layers = {0, 2};
+  options.mome.num_experts = 6;
+  options.mome.num_shared = 1;
+  options.mome.bottleneck = 4;
+  options.mome.top_k = {2};
+  return adapters::AdapterSet(options, llm, torch::TensorOptions());
+}
+
+// Its parameters with random values (so that nothing, e.g. the zero-initialised up_weight, is trivially equal),
+// saved under `prefix` + the module's own names.
+std::string WriteMomeAdapters(const std::string& file, const std::string& prefix, uint64_t seed) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (const auto& p : MakeMomeAdapters()->named_parameters())
+    tensors.emplace_back(prefix + p.key(), at::randn(p.value().sizes(), gen));
+  const std::string path = ::testing::TempDir() + "/" + file;
+  io::SaveSafetensors(path, tensors, {{"format", "pt"}});
+  return path;
+}
+
+TEST(Compress, ReadsMomeAdapterExpertsStacked) {
+  const auto path = WriteMomeAdapters("mome_read.safetensors", "avsr.adapters.", 1);
+  const auto ckpt = io::CheckpointReader::Open(path);
+  const auto naming = compress::NamingFor("mome", ckpt);
+  EXPECT_EQ(naming.prefix, "avsr.adapters.");  // a trainer checkpoint's names
+  EXPECT_EQ(compress::ExpertLayers(ckpt, naming), (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(compress::ExpertCount(ckpt, naming, 2), 7);  // 6 routed + 1 shared
+  const auto layer = compress::ReadExpertLayer(ckpt, naming, 2);
+  ASSERT_EQ(layer.factorised.size(), 1u);  // the input projection only
+  EXPECT_TRUE(torch::equal(layer.factorised[0], ckpt.Get("avsr.adapters.layer2_mome.down_weight")));
+  ASSERT_EQ(layer.dense.size(), 1u);
+  EXPECT_EQ(layer.dense[0].first, "avsr.adapters.layer2_mome.up_weight");
+  EXPECT_EQ(layer.dense[0].second.sizes(), (std::vector<int64_t>{16, 7, 4}));
+  EXPECT_EQ(compress::FactorStem(naming, 2, naming.factorised[0]), "avsr.adapters.layer2_mome.mobe.down_weight");
+
+  // A stacked up_weight whose layout disagrees with down_weight, and two adapter sets in one file, are refused.
+  std::vector<std::pair<std::string, at::Tensor>> bad = {{"adapters.layer0_mome.down_weight", torch::randn({7, 4, 16})},
+                                                         {"adapters.layer0_mome.up_weight", torch::randn({16, 4, 7})}};
+  const auto bad_path = ::testing::TempDir() + "/mome_bad.safetensors";
+  io::SaveSafetensors(bad_path, bad);
+  const auto bad_ckpt = io::CheckpointReader::Open(bad_path);
+  const auto shape = ReadError([&] { compress::ReadExpertLayer(bad_ckpt, compress::NamingFor("mome", bad_ckpt), 0); });
+  EXPECT_NE(shape.find("adapters.layer0_mome.up_weight has shape [16, 4, 7]"), std::string::npos) << shape;
+  bad.emplace_back("other.layer1_mome.down_weight", torch::randn({7, 4, 16}));
+  io::SaveSafetensors(bad_path, bad);
+  const auto two = ReadError([&] { compress::NamingFor("mome", io::CheckpointReader::Open(bad_path)); });
+  EXPECT_NE(two.find("several prefixes"), std::string::npos) << two;
+}
+
+TEST(Compress, CliCompressesMomeAdaptersAndDenseOutIsTheInputWithDownWeightReplaced) {
+  const auto input = WriteMomeAdapters("cli_mome.safetensors", "adapters.", 2);
+  const std::string dir = ::testing::TempDir() + "/mome_compress_mome";
+  testing::RemoveTree(dir);
+  ::mkdir(dir.c_str(), 0755);
+  const std::string out = dir + "/out.safetensors", dense = dir + "/dense.safetensors", report = dir + "/r.json";
+  const auto r = testing::RunCommand(std::string(MOME_COMPRESS_BIN) + " --input " + input +
+                                     " --arch mome --rank 3 --bases 2 --steps 30 --out " + out + " --dense-out " +
+                                     dense + " --report " + report);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto src = io::SafetensorsFile::Open(input);
+  const auto rec = io::SafetensorsFile::Open(dense);
+  // Same names, shapes and dtypes as the input: a drop-in adapter file.
+  EXPECT_EQ(rec->Names(), src->Names());
+  EXPECT_EQ(rec->Metadata().at("format"), "pt");
+  for (const auto& name : src->Names()) {
+    EXPECT_EQ(rec->Info(name).shape, src->Info(name).shape) << name;
+    EXPECT_EQ(rec->Info(name).dtype, src->Info(name).dtype) << name;
+    const bool factorised = name.find("_mome.down_weight") != std::string::npos;
+    // up_weight (the dense output projection), biases and routers come back bit-identical; down_weight does not.
+    EXPECT_EQ(torch::equal(rec->Get(name), src->Get(name)), !factorised) << name;
+  }
+  // The reconstructed down_weight is the compressed file's factors, stacked [E, b, d].
+  const auto naming = compress::NamingFor("mome");
+  const auto file = io::SafetensorsFile::Open(out);
+  EXPECT_EQ(file->Metadata().at("arch"), "mome");
+  EXPECT_TRUE(torch::equal(file->Get("adapters.layer2_mome.up_weight"), src->Get("adapters.layer2_mome.up_weight")));
+  const auto c = compress::ReadCompressedLayer(*file, naming, 2, Activation::kSilu);
+  EXPECT_TRUE(torch::allclose(rec->Get("adapters.layer2_mome.down_weight"), compress::ReconstructMobe(c.factors[0])));
+  // The file loads back into the library's own adapter classes.
+  auto set = MakeMomeAdapters();
+  torch::NoGradGuard no_grad;
+  for (auto& p : set->named_parameters()) {
+    ASSERT_TRUE(rec->Has("adapters." + p.key())) << p.key();
+    p.value().copy_(rec->Get("adapters." + p.key()));
+  }
+  const auto json = testing::ReadJson(report);
+  ASSERT_EQ(json["layers"].size(), 2u);
+  EXPECT_LT(json["layers"][1]["down"]["mobe"]["rel_sq_error"].get<double>(), 1.0);
+  // 7·4·16 dense up + (7·4·3 + 2·3·16 + 7·2) factorised down, against 2·7·4·16.
+  EXPECT_EQ(json["layers"][1]["layer_params"]["mobe"].get<int64_t>(), 7 * 4 * 16 + 7 * 4 * 3 + 2 * 3 * 16 + 7 * 2);
+  EXPECT_EQ(json["layers"][1]["layer_params"]["dense"].get<int64_t>(), 2 * 7 * 4 * 16);
+
+  // At rank 2 MoBE's budget (7·4·2 + 2·2·16 + 14 = 134) is below one rank of per-expert SVD (7·(4 + 16) = 140): that
+  // baseline is reported as skipped, the layer is still compressed.
+  const auto small = testing::RunCommand(std::string(MOME_COMPRESS_BIN) + " --input " + input +
+                                         " --arch mome --rank 2 --bases 2 --steps 5 --layers 2 --out " + dir +
+                                         "/small.safetensors --report " + report);
+  ASSERT_EQ(small.exit_code, 0) << small.err;
+  const auto small_json = testing::ReadJson(report)["layers"][0]["down"];
+  EXPECT_NE(small_json["svd"]["skipped"].get<std::string>().find("below one rank"), std::string::npos);
+  EXPECT_TRUE(small_json["svd"]["rel_sq_error"].is_null());
+  EXPECT_TRUE(small_json["molae"]["rel_sq_error"].is_number());
+}
+
+TEST(Compress, CliRecomputesPartsMadeWithOtherSettingsOrInputsAndSaysWhy) {
+  const std::string dir = ::testing::TempDir() + "/mome_compress_stale";
+  testing::RemoveTree(dir);
+  ::mkdir(dir.c_str(), 0755);
+  const auto input = WriteExperts("stale_experts.safetensors", "qwen3_moe", 3);
+  const std::string out = dir + "/out.safetensors", part = out + ".parts/layer_1.safetensors";
+  auto run = [&](const std::string& args) {
+    return testing::RunCommand(std::string(MOME_COMPRESS_BIN) + " --input " + input +
+                               " --arch qwen3_moe --bases 2 --layers 1 --out " + out + " " + args);
+  };
+  auto line_with = [](const std::string& text, const std::string& what) {
+    const auto at = text.find(what);
+    if (at == std::string::npos) return std::string();
+    const auto begin = text.rfind('\n', at), end = text.find('\n', at);
+    return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
+  };
+  ASSERT_EQ(run("--rank 2 --steps 5").exit_code, 0);
+  EXPECT_EQ(io::SafetensorsFile::Open(part)->Metadata().at("rank"), "2");
+  const auto other_rank = run("--rank 3 --steps 5");
+  ASSERT_EQ(other_rank.exit_code, 0) << other_rank.err;
+  const auto message = line_with(other_rank.err, "recomputing");
+  EXPECT_NE(message.find("rank 2 -> 3"), std::string::npos) << other_rank.err;
+  EXPECT_NE(message.find("layer 1"), std::string::npos) << message;
+  EXPECT_EQ(io::SafetensorsFile::Open(part)->Metadata().at("rank"), "3");
+  EXPECT_EQ(io::SafetensorsFile::Open(out)->Metadata().at("rank"), "3");
+  EXPECT_EQ(io::SafetensorsFile::Open(out)->Get("model.layers.1.mlp.experts.mobe.gate_proj.a").size(2), 3);
+  // The same settings, lr spelled differently: reused.
+  const auto same = run("--rank 3 --steps 5 --lr 0.070");
+  EXPECT_NE(same.err.find("already done"), std::string::npos) << same.err;
+  EXPECT_EQ(same.err.find("recomputing"), std::string::npos) << same.err;
+  // Other settings each say what changed.
+  for (const auto& [args, change] : std::vector<std::pair<std::string, std::string>>{
+           {"--rank 3 --steps 6", "steps 5 -> 6"},
+           {"--rank 3 --steps 6 --seed 4", "seed 0 -> 4"},
+           {"--rank 3 --steps 6 --seed 4 --activation tanh", "activation silu -> tanh"}}) {
+    const auto r = run(args);
+    EXPECT_NE(line_with(r.err, "recomputing").find(change), std::string::npos) << args << ": " << r.err;
+  }
+  // New weights of the same shapes under the same path: the input fingerprint differs.
+  WriteExperts("stale_experts.safetensors", "qwen3_moe", 3);
+  const auto new_input = run("--rank 3 --steps 6 --seed 4 --activation tanh");
+  EXPECT_NE(line_with(new_input.err, "recomputing").find("input_fingerprint"), std::string::npos) << new_input.err;
+}
+
+TEST(Compress, StreamWriterWritesWhatSaveSafetensorsWritesAndOnlyOnCommit) {
+  const std::vector<std::pair<std::string, at::Tensor>> tensors = {
+      {"b", torch::randn({3, 5})}, {"a", torch::arange(7)}, {"c", torch::randn({2, 2}).to(torch::kBFloat16)}};
+  const std::map<std::string, std::string> meta = {{"format", "mome.mobe.v1"}};
+  const std::string dir = ::testing::TempDir() + "/mome_stream";
+  testing::RemoveTree(dir);
+  ::mkdir(dir.c_str(), 0755);
+  io::SaveSafetensors(dir + "/whole.safetensors", tensors, meta);
+  std::vector<compress::PlannedTensor> plan;
+  for (const auto& [name, t] : tensors) plan.push_back({name, t.scalar_type(), t.sizes().vec()});
+  {
+    compress::SafetensorsStreamWriter writer(dir + "/streamed.safetensors", plan, meta);
+    for (const auto& [name, t] : tensors) {
+      EXPECT_EQ(writer.next_name(), name);
+      writer.Write(name, t);
+    }
+    struct stat st;
+    EXPECT_NE(::stat((dir + "/streamed.safetensors").c_str(), &st), 0) << "visible before Commit";
+    writer.Commit();
+  }
+  auto bytes = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(bytes(dir + "/streamed.safetensors"), bytes(dir + "/whole.safetensors"));
+  {
+    compress::SafetensorsStreamWriter writer(dir + "/abandoned.safetensors", plan, meta);
+    EXPECT_THROW(writer.Write("a", tensors[1].second), Error);     // out of order
+    EXPECT_THROW(writer.Write("b", torch::randn({5, 3})), Error);  // wrong shape
+    EXPECT_THROW(writer.Commit(), Error);                          // incomplete
+  }
+  // Nothing is left behind by an abandoned writer: not the target, not its temp file.
+  EXPECT_EQ(testing::RunCommand("ls " + dir).out, "streamed.safetensors\nwhole.safetensors\n");
 }
 
 }  // namespace

@@ -13,7 +13,8 @@ std::string StripWeight(const std::string& suffix) {
              : suffix;
 }
 
-void AppendFactors(const std::string& stem, const MobeFactors& f, std::vector<std::pair<std::string, at::Tensor>>* out) {
+void AppendFactors(const std::string& stem, const MobeFactors& f,
+                   std::vector<std::pair<std::string, at::Tensor>>* out) {
   out->emplace_back(stem + ".a", f.a.contiguous().cpu());
   out->emplace_back(stem + ".b", f.b.contiguous().cpu());
   out->emplace_back(stem + ".logits", f.logits.contiguous().cpu());
@@ -39,67 +40,116 @@ MobeFactors ReadFactors(const io::SafetensorsFile& file, const std::string& stem
 }
 }  // namespace
 
-std::string FactorStem(const ExpertNaming& naming, int64_t layer, const std::string& kind_suffix) {
-  return naming.Prefix(layer) + "mobe" + StripWeight(kind_suffix);
+std::string FactorStem(const ExpertNaming& naming, int64_t layer, const ExpertKind& kind) {
+  // mome: "<prefix>layer{l}_mome." + "mobe." + "down_weight"; per-expert: "...experts." + "mobe" + ".gate_proj".
+  if (naming.stacked) return naming.Prefix(layer) + "mobe." + kind.suffix;
+  return naming.Prefix(layer) + "mobe" + StripWeight(kind.suffix);
 }
 
 void AppendLayerTensors(const ExpertNaming& naming, const CompressedLayer& layer,
                         std::vector<std::pair<std::string, at::Tensor>>* out) {
-  AppendFactors(FactorStem(naming, layer.layer, naming.gate_suffix), layer.gate, out);
-  AppendFactors(FactorStem(naming, layer.layer, naming.up_suffix), layer.up, out);
-  for (int64_t i = 0; i < layer.down.size(0); ++i)
-    out->emplace_back(naming.DownName(layer.layer, i), layer.down[i].contiguous().cpu());
+  MOME_CHECK(layer.factors.size() == naming.factorised.size(), ErrorCode::kInternal, "layer ", layer.layer, " has ",
+             layer.factors.size(), " factorised kinds, --arch ", naming.arch, " has ", naming.factorised.size());
+  for (size_t k = 0; k < layer.factors.size(); ++k)
+    AppendFactors(FactorStem(naming, layer.layer, naming.factorised[k]), layer.factors[k], out);
+  for (const auto& [name, tensor] : layer.dense) out->emplace_back(name, tensor.contiguous().cpu());
 }
 
 CompressedLayer ReadCompressedLayer(const io::SafetensorsFile& file, const ExpertNaming& naming, int64_t layer,
                                     Activation activation) {
   CompressedLayer out;
   out.layer = layer;
-  out.gate = ReadFactors(file, FactorStem(naming, layer, naming.gate_suffix), activation);
-  out.up = ReadFactors(file, FactorStem(naming, layer, naming.up_suffix), activation);
-  std::vector<torch::Tensor> downs;
-  for (int64_t i = 0; i < out.gate.a.size(0); ++i) {
-    const auto name = naming.DownName(layer, i);
+  for (const auto& kind : naming.factorised)
+    out.factors.push_back(ReadFactors(file, FactorStem(naming, layer, kind), activation));
+  for (const auto& name : naming.KindNames(layer, out.factors[0].a.size(0), naming.dense)) {
     MOME_CHECK(file.Has(name), ErrorCode::kNotFound, file.path(), ": missing tensor ", name);
-    downs.push_back(file.Get(name).clone());
+    out.dense.emplace_back(name, file.Get(name).clone());
   }
-  out.down = torch::stack(downs);
   return out;
 }
 
-CompressedMoe::CompressedMoe(CompressedLayer layer, bool reconstruct_at_load) : layer_(std::move(layer)) {
-  if (reconstruct_at_load) {
-    gate_dense_ = ReconstructMobe(layer_.gate);
-    up_dense_ = ReconstructMobe(layer_.up);
+const char* MoeRuntimeName(MoeRuntime runtime) {
+  switch (runtime) {
+    case MoeRuntime::kReconstructAtLoad: return "reconstruct at load";
+    case MoeRuntime::kReconstructPerExpert: return "reconstruct per routed expert";
+    case MoeRuntime::kFactored: return "factored per routed expert";
   }
+  return "?";
 }
 
-std::pair<torch::Tensor, torch::Tensor> CompressedMoe::GateUp(int64_t expert) const {
-  if (gate_dense_.defined()) return {gate_dense_[expert], up_dense_[expert]};
-  return {ReconstructMobeExpert(layer_.gate, expert), ReconstructMobeExpert(layer_.up, expert)};
+CompressedMoe::CompressedMoe(const CompressedLayer& layer, MoeRuntime runtime, const at::TensorOptions& options)
+    : runtime_(runtime), options_(options) {
+  torch::NoGradGuard no_grad;
+  const int64_t n = layer.factors.empty() ? 0 : layer.factors[0].a.size(0);
+  MOME_CHECK(
+      layer.factors.size() == 2 && static_cast<int64_t>(layer.dense.size()) == n && n > 0, ErrorCode::kUnsupported,
+      "CompressedMoe runs SwiGLU experts (factorised gate and up, one dense down per "
+      "expert); layer ",
+      layer.layer, " has ", layer.factors.size(), " factorised kinds and ", layer.dense.size(), " dense tensors");
+  const auto factor_options = options_.dtype(torch::kFloat32);
+  for (int k = 0; k < 2; ++k) {
+    factors_[k] = layer.factors[k];
+    factors_[k].a = factors_[k].a.to(factor_options);
+    factors_[k].b = factors_[k].b.to(factor_options);
+    factors_[k].logits = factors_[k].logits.to(factor_options);
+  }
+  std::vector<torch::Tensor> downs;
+  for (const auto& entry : layer.dense) downs.push_back(entry.second);
+  down_ = torch::stack(downs).to(options_);
+  if (runtime_ == MoeRuntime::kReconstructAtLoad)
+    for (int k = 0; k < 2; ++k) dense_[k] = ReconstructMobe(factors_[k]).to(options_);
 }
 
-torch::Tensor CompressedMoe::Forward(const torch::Tensor& x, const torch::Tensor& experts,
+int64_t CompressedMoe::WeightBytes() const {
+  int64_t bytes = down_.nbytes();
+  for (int k = 0; k < 2; ++k) {
+    if (dense_[k].defined()) {
+      bytes += dense_[k].nbytes();
+    } else {
+      bytes += factors_[k].a.nbytes() + factors_[k].b.nbytes() + factors_[k].logits.nbytes();
+    }
+  }
+  return bytes;
+}
+
+torch::Tensor CompressedMoe::Project(int kind, int64_t expert, const torch::Tensor& xt) const {
+  const MobeFactors& f = factors_[kind];
+  switch (runtime_) {
+    case MoeRuntime::kReconstructAtLoad: return torch::mm(xt, dense_[kind][expert].t());
+    case MoeRuntime::kReconstructPerExpert:
+      return torch::mm(xt, ReconstructMobeExpert(f, expert).to(xt.scalar_type()).t());
+    case MoeRuntime::kFactored: {
+      // x·Ŵ_iᵀ = σ·(x·f(M_i)ᵀ)·A_iᵀ with M_i = Σ_j softmax(w_i)_j B_j: r·(p + d) per token instead of p·d.
+      auto mixed = torch::tensordot(torch::softmax(f.logits[expert], 0), f.b, {0}, {0});  // [r, d]
+      auto basis = ApplyActivation(mixed, f.activation).to(xt.scalar_type());
+      return torch::mm(torch::mm(xt, basis.t()), f.a[expert].to(xt.scalar_type()).t()) * f.sigma;
+    }
+  }
+  MOME_FAIL(ErrorCode::kInternal, "unknown MoeRuntime");
+}
+
+torch::Tensor CompressedMoe::Forward(const torch::Tensor& x_in, const torch::Tensor& experts,
                                      const torch::Tensor& weights) const {
   torch::NoGradGuard no_grad;
-  MOME_CHECK(x.dim() == 2 && experts.sizes() == weights.sizes() && experts.dim() == 2 && experts.size(0) == x.size(0),
-             ErrorCode::kShapeMismatch, "CompressedMoe: x ", x.sizes(), ", experts ", experts.sizes(), ", weights ",
-             weights.sizes());
+  MOME_CHECK(x_in.dim() == 2 && x_in.size(1) == down_.size(1) && experts.sizes() == weights.sizes() &&
+                 experts.dim() == 2 && experts.size(0) == x_in.size(0),
+             ErrorCode::kShapeMismatch, "CompressedMoe: x ", x_in.sizes(), " (hidden size ", down_.size(1),
+             "), experts ", experts.sizes(), ", weights ", weights.sizes());
+  const auto x = x_in.to(options_);
   auto y = torch::zeros_like(x);
   const auto ex = experts.to(torch::kCPU);
-  // Each routed expert is visited once, with all of its tokens: the on-the-fly path reconstructs it only then.
+  const auto gate_weights = weights.to(x.options());
+  // Each routed expert is visited once, with all of its tokens: the per-expert paths do their work only then.
   for (int64_t e = 0; e < num_experts(); ++e) {
     auto hit = (ex == e).nonzero();  // [h, 2]: (token, slot)
     if (hit.size(0) == 0) continue;
     auto tokens = hit.select(1, 0).to(x.device()), slots = hit.select(1, 1).to(x.device());
-    auto [gate, up] = GateUp(e);
     auto xt = x.index_select(0, tokens);
-    auto h = torch::silu(torch::mm(xt, gate.to(x.dtype()).t())) * torch::mm(xt, up.to(x.dtype()).t());
-    auto out = torch::mm(h, layer_.down[e].to(x.device(), x.dtype()).t());
-    auto w = weights.index({tokens, slots}).unsqueeze(1).to(x.dtype());
-    y.index_add_(0, tokens, out * w);
+    auto h = torch::silu(Project(0, e, xt)) * Project(1, e, xt);
+    auto out = torch::mm(h, down_[e].t());
+    y.index_add_(0, tokens, out * gate_weights.index({tokens, slots}).unsqueeze(1));
   }
-  return y;
+  return y.to(x_in.scalar_type());
 }
 
 }  // namespace mome::compress

@@ -45,12 +45,6 @@ torch::Tensor Mix(const torch::Tensor& logits, const torch::Tensor& b) {
   return torch::einsum("nm,mrd->nrd", {torch::softmax(logits, 1), b});
 }
 
-// Truncated SVD of x [rows, d] to rank k: returns (U_k Σ_k [rows, k], V_kᵀ [k, d]).
-std::pair<torch::Tensor, torch::Tensor> TruncSvd(const torch::Tensor& x, int64_t k) {
-  auto [u, s, vh] = torch::linalg_svd(x, /*full_matrices=*/false);
-  return {u.narrow(1, 0, k) * s.narrow(0, 0, k).unsqueeze(0), vh.narrow(0, 0, k)};
-}
-
 // Mixing logit for an expert's own group at init: large enough that softmax is one-hot to ~e^-12.
 constexpr double kOwnGroupLogit = 12.0;
 
@@ -120,7 +114,7 @@ MobeFactors FitMobe(const torch::Tensor& w_in, const MobeOptions& o, const std::
       }
     const int64_t count = last - first + 1;
     auto stacked = target.narrow(0, first, count).reshape({count * p, d});
-    auto [us, vt] = TruncSvd(stacked, std::min(r, std::min(count * p, d)));
+    auto [us, vt] = TruncatedSvd(stacked, std::min(r, std::min(count * p, d)));
     if (vt.size(0) < r) {  // fewer stacked rows than r: pad with zero directions
       vt = torch::cat({vt, torch::zeros({r - vt.size(0), d}, w.options())});
       us = torch::cat({us, torch::zeros({count * p, r - us.size(1)}, w.options())}, 1);
@@ -190,7 +184,7 @@ BaselineResult TruncatedSvdBaseline(const torch::Tensor& w_in, int64_t budget) {
              " is below one rank of per-expert SVD (", n * (p + d), ")");
   auto out = torch::empty_like(w);
   for (int64_t i = 0; i < n; ++i) {
-    auto [us, vt] = TruncSvd(w[i], k);
+    auto [us, vt] = TruncatedSvd(w[i], k);
     out[i] = torch::mm(us, vt);
   }
   return {out, k, n * k * (p + d)};
@@ -212,10 +206,40 @@ BaselineResult MolaeBaseline(const torch::Tensor& w_in, int64_t m, int64_t budge
         ++count;
       }
     auto stacked = w.narrow(0, first, count).reshape({count * p, d});
-    auto [us, vt] = TruncSvd(stacked, std::min(k, count * p));
+    auto [us, vt] = TruncatedSvd(stacked, std::min(k, count * p));
     out.narrow(0, first, count).copy_(torch::mm(us, vt).reshape({count, p, d}));
   }
   return {out, k, n * p * k + m * k * d};
+}
+
+std::pair<torch::Tensor, torch::Tensor> TruncatedSvd(const torch::Tensor& x, int64_t k, SvdMethod method) {
+  torch::NoGradGuard no_grad;
+  MOME_CHECK(x.dim() == 2 && k >= 1 && k <= std::min(x.size(0), x.size(1)), ErrorCode::kInvalidArgument,
+             "truncated SVD: rank ", k, " is outside [1, min(rows, cols)] for a matrix of shape ", x.sizes());
+  const int64_t rows = x.size(0), cols = x.size(1);
+  const bool elongated = rows >= kGramAspect * cols || cols >= kGramAspect * rows;
+  if (method == SvdMethod::kDirect || (method == SvdMethod::kAuto && !elongated)) {
+    auto [u, s, vh] = torch::linalg_svd(x, /*full_matrices=*/false);
+    return {u.narrow(1, 0, k) * s.narrow(0, 0, k).unsqueeze(0), vh.narrow(0, 0, k)};
+  }
+  const auto dtype = x.scalar_type();
+  const auto x64 = x.to(torch::kFloat64);
+  if (rows >= cols) {
+    // XᵀX = V Σ² Vᵀ. eigh sorts eigenvalues ascending, so the top k are its last k columns, reversed; then
+    // U_k Σ_k = X V_k.
+    auto [evals, evecs] = torch::linalg_eigh(torch::mm(x64.t(), x64));
+    auto v = evecs.narrow(1, cols - k, k).flip({1});
+    return {torch::mm(x64, v).to(dtype), v.t().contiguous().to(dtype)};
+  }
+  // XXᵀ = U Σ² Uᵀ; then U_kᵀ X = Σ_k V_kᵀ, whose row norms are the singular values.
+  auto [evals, evecs] = torch::linalg_eigh(torch::mm(x64, x64.t()));
+  auto u = evecs.narrow(1, rows - k, k).flip({1});
+  auto sv = torch::mm(u.t(), x64);
+  auto sigma = sv.pow(2).sum(1, /*keepdim=*/true).sqrt();
+  // A zero singular value has no direction of its own: a zero row there keeps U_k Σ_k V_kᵀ = U_k U_kᵀ X exact.
+  auto nonzero = sigma > 0;
+  auto vt = torch::where(nonzero, sv / torch::where(nonzero, sigma, torch::ones_like(sigma)), torch::zeros_like(sv));
+  return {(u * sigma.t()).to(dtype), vt.to(dtype)};
 }
 
 double RelativeSquaredError(const torch::Tensor& w, const torch::Tensor& w_hat) {

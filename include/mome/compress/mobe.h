@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace mome::compress {
 
@@ -63,6 +64,17 @@ struct BaselineResult {
 BaselineResult TruncatedSvdBaseline(const torch::Tensor& w, int64_t param_budget);
 // MoLAE: W_i ≈ A_i B_group (linear, SVD of each stacked group): rank k with n·p·k + m·k·d ≤ budget.
 BaselineResult MolaeBaseline(const torch::Tensor& w, int64_t groups, int64_t param_budget);
+
+// Rank-k truncated SVD of x [rows, cols] (k ≤ min(rows, cols)): (U_k Σ_k [rows, k], V_kᵀ [k, cols]), V_k orthonormal,
+// in x's dtype and on its device. kAuto takes the Gram route for matrices at least kGramAspect times longer than wide
+// in either direction, a direct SVD otherwise. kGram: eigenvectors of the smaller Gram matrix (XᵀX or XXᵀ) in
+// float64, so that a 12288×2048 stack of experts costs one GEMM and a 2048² eigh instead of a tall SVD (which LAPACK
+// does not finish in minutes on two cores); float64 keeps the squared singular values accurate to well below float32
+// rounding of the result.
+enum class SvdMethod { kAuto, kGram, kDirect };
+constexpr int64_t kGramAspect = 2;
+std::pair<torch::Tensor, torch::Tensor> TruncatedSvd(const torch::Tensor& x, int64_t k,
+                                                     SvdMethod method = SvdMethod::kAuto);
 
 // ‖W − Ŵ‖² / ‖W‖².
 double RelativeSquaredError(const torch::Tensor& w, const torch::Tensor& w_hat);
