@@ -209,5 +209,33 @@ TEST(LlamaCuda, MatchesTransformersInF32AndBf16) {
   }
 }
 
+// The RMSNorm module on CUDA (the fused kernel where it is built) against HF's eager formula on the same device:
+// only the order of the fp32 sum of squares may differ, so at most one rounding step of the output dtype.
+TEST(LlamaCuda, RmsNormKernelRoundsLikeTransformers) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(0);
+  for (auto dtype : {torch::kFloat, torch::kBFloat16, torch::kHalf}) {
+    const auto options = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
+    llm::RMSNorm norm(2048, 1e-5, options);
+    torch::NoGradGuard no_grad;
+    norm->weight.copy_(torch::rand({2048}, options) + 0.5);
+    const at::Tensor x = torch::randn({3, 5, 2048}, options) * 3;
+    const at::Tensor h = x.to(torch::kFloat);
+    const at::Tensor want = norm->weight * (h * torch::rsqrt(h.pow(2).mean(-1, true) + 1e-5)).to(dtype);
+    const at::Tensor got = norm(x);
+    ASSERT_EQ(got.scalar_type(), dtype);
+    const double ulp = dtype == torch::kFloat ? 1e-6 : dtype == torch::kHalf ? 1e-3 : 8e-3;  // relative
+    const double error =
+        ((got.to(torch::kFloat) - want.to(torch::kFloat)).abs() / (want.to(torch::kFloat).abs() + 1e-3))
+            .max()
+            .item<double>();
+    EXPECT_LE(error, 2 * ulp) << c10::toString(dtype);
+    const double mismatched = got.ne(want).to(torch::kFloat).mean().item<double>();
+    std::cerr << c10::toString(dtype) << ": max relative diff " << error << ", " << 100 * mismatched
+              << "% of values not bit-identical\n";
+    if (dtype != torch::kFloat) EXPECT_LT(mismatched, 0.01) << c10::toString(dtype);  // fp32: last bits may all move
+  }
+}
+
 }  // namespace
 }  // namespace mome

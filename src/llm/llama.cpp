@@ -1,5 +1,8 @@
 #include "mome/llm/llama.h"
 #include "mome/llm/packed_linear.h"
+#if MOME_WITH_CUDA_KERNELS
+#include "llm/kernels/fused_kernels.h"
+#endif
 
 #include <ATen/ATen.h>
 
@@ -38,6 +41,13 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const at::TensorOptions& opti
 }
 
 at::Tensor RMSNormImpl::forward(const at::Tensor& x) const {
+#if MOME_WITH_CUDA_KERNELS
+  // One kernel instead of eight, same rounding (llm/kernels/fused_kernels.h); not differentiable, so only where no
+  // gradient is wanted.
+  if (x.is_cuda() && x.scalar_type() == weight.scalar_type() &&
+      !(at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())))
+    return kernels::RmsNorm(x, weight, eps);
+#endif
   // As HF: normalise in float32, cast back to the input dtype, then scale.
   const at::Tensor h = x.to(at::kFloat);
   const at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
@@ -84,13 +94,17 @@ std::pair<at::Tensor, at::Tensor> RotaryEmbedding::Compute(const at::Tensor& pos
 
 namespace {
 
-at::Tensor RotateHalf(const at::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+// HF's x * cos + rotate_half(x) * sin with rotate_half(x) = [-x2, x1], computed as x * cos + [x2, x1] * signed_sin
+// where signed_sin = [-sin1, sin2] is made once per forward pass (negation is exact, so the values are HF's): one
+// kernel less in every layer.
+at::Tensor SignedSin(const at::Tensor& sin) {
+  const int64_t half = sin.size(-1) / 2;
+  return at::cat({-sin.narrow(-1, 0, half), sin.narrow(-1, half, half)}, -1);
 }
 
-at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  return x * cos + RotateHalf(x) * sin;
+at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin) {
+  const int64_t half = x.size(-1) / 2;
+  return x * cos + at::cat({x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1) * signed_sin;
 }
 
 // softmax(q k^T / sqrt(d) + bias) v with HF's float32 softmax; SDPA where LibTorch has it.
@@ -306,6 +320,7 @@ at::Tensor LlamaModelImpl::forward(const at::Tensor& inputs_embeds, const at::Te
 
   AttentionContext context;
   std::tie(context.cos, context.sin) = rotary_.Compute(positions, dtype);
+  context.sin = SignedSin(context.sin);
   context.cache = cache;
   if (cache) {
     MOME_CHECK(cache->batch() == b, ErrorCode::kShapeMismatch, "KV cache batch ", cache->batch(), " != input batch ",
@@ -340,6 +355,7 @@ at::Tensor LlamaModelImpl::ForwardStatic(const at::Tensor& inputs_embeds, const 
   const c10::ScalarType dtype = inputs_embeds.scalar_type();
   AttentionContext context;
   std::tie(context.cos, context.sin) = rotary_.Compute(positions, dtype);
+  context.sin = SignedSin(context.sin);
   context.cache = &cache;
   context.write_slot = slot;
   context.hooks = hooks;

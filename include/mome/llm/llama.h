@@ -60,7 +60,7 @@ class RotaryEmbedding {
 // What one forward pass attends to. With a cache, keys are the cache's slots [0, length + T); without one,
 // keys are the T inputs themselves. `key_valid` marks padding; causality is by slot order.
 struct AttentionContext {
-  at::Tensor cos, sin;  // [B, T, head_dim]
+  at::Tensor cos, sin;  // [B, T, head_dim]; sin with its first half negated (llama.cpp's ApplyRotary)
   at::Tensor bias;      // additive mask [B, 1, T, S] in compute dtype (or undefined: no masking needed)
   bool causal = false;  // with no bias: plain causal attention over the T inputs (no cache, no padding)
   KVCache* cache = nullptr;
