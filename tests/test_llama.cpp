@@ -11,6 +11,9 @@
 #include "mome/io/safetensors.h"
 #include "mome/llm/llama_loader.h"
 #include "test_helpers.h"
+#if MOME_WITH_CUDA_KERNELS
+#include "llm/kernels/fused_kernels.h"
+#endif
 
 namespace mome {
 namespace {
@@ -236,6 +239,38 @@ TEST(LlamaCuda, RmsNormKernelRoundsLikeTransformers) {
     if (dtype != torch::kFloat) EXPECT_LT(mismatched, 0.01) << c10::toString(dtype);  // fp32: last bits may all move
   }
 }
+
+#if MOME_WITH_CUDA_KERNELS
+// The rotary and SiLU-mul kernels against HF's eager op sequences: bit-identical in bf16/fp16 (every stored
+// intermediate is rounded the same way); fp32 within a couple of ulps (libm expf vs PyTorch's).
+TEST(LlamaCuda, RotaryAndSiluMulKernelsRoundLikeTransformers) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(1);
+  for (auto dtype : {torch::kBFloat16, torch::kHalf, torch::kFloat}) {
+    const auto o = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
+    const at::Tensor packed = torch::randn({2, 3, 12, 64}, o);
+    const at::Tensor x = packed.narrow(2, 0, 10);  // strided, as the q|k part of a packed projection
+    const at::Tensor angle = torch::rand({2, 3, 1, 32}, o.dtype(torch::kFloat)) * 6;
+    const at::Tensor cos = torch::cat({angle.cos(), angle.cos()}, -1).to(dtype);
+    const at::Tensor sin = torch::cat({angle.sin(), angle.sin()}, -1).to(dtype);
+    const at::Tensor rotate_half = torch::cat({-x.narrow(-1, 32, 32), x.narrow(-1, 0, 32)}, -1);
+    const at::Tensor want = x * cos + rotate_half * sin;
+    const at::Tensor signed_sin = torch::cat({-sin.narrow(-1, 0, 32), sin.narrow(-1, 32, 32)}, -1);
+    const at::Tensor got = llm::kernels::Rotary(x, cos, signed_sin);
+    const at::Tensor gate_up = torch::randn({5, 2 * 352}, o) * 3;
+    const at::Tensor want_mlp = torch::silu(gate_up.narrow(-1, 0, 352)) * gate_up.narrow(-1, 352, 352);
+    const at::Tensor got_mlp = llm::kernels::SiluMul(gate_up);
+    if (dtype == torch::kFloat) {
+      EXPECT_TRUE(torch::allclose(got, want, 1e-6, 1e-6));
+      EXPECT_TRUE(torch::allclose(got_mlp, want_mlp, 1e-5, 1e-6));
+    } else {
+      EXPECT_TRUE(torch::equal(got, want)) << c10::toString(dtype);
+      EXPECT_TRUE(torch::equal(got_mlp, want_mlp))
+          << c10::toString(dtype) << " max diff " << (got_mlp - want_mlp).abs().max().item<float>();
+    }
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace mome

@@ -102,7 +102,21 @@ at::Tensor SignedSin(const at::Tensor& sin) {
   return at::cat({-sin.narrow(-1, 0, half), sin.narrow(-1, half, half)}, -1);
 }
 
+// Fused CUDA kernels (llm/kernels/fused_kernels.h) are used where nothing needs a gradient.
+[[maybe_unused]] bool UseKernels(const at::Tensor& x) {
+#if MOME_WITH_CUDA_KERNELS
+  return x.is_cuda() && !(at::GradMode::is_enabled() && x.requires_grad());
+#else
+  (void)x;
+  return false;
+#endif
+}
+
 at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin) {
+#if MOME_WITH_CUDA_KERNELS
+  if (UseKernels(x) && x.dim() == 4 && x.stride(3) == 1 && cos.scalar_type() == x.scalar_type())
+    return kernels::Rotary(x, cos, signed_sin);
+#endif
   const int64_t half = x.size(-1) / 2;
   return x * cos + at::cat({x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1) * signed_sin;
 }
@@ -234,6 +248,9 @@ void LlamaMLPImpl::PackProjections() {
 at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) const {
   if (gate_up_ && gate_up_->Usable()) {
     const at::Tensor gate_up = gate_up_->forward(x);
+#if MOME_WITH_CUDA_KERNELS
+    if (UseKernels(gate_up)) return down_proj->forward(kernels::SiluMul(gate_up));
+#endif
     const int64_t n = gate_up.size(-1) / 2;
     return down_proj->forward(at::silu(gate_up.narrow(-1, 0, n)) * gate_up.narrow(-1, n, n));
   }
