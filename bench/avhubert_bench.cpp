@@ -22,30 +22,12 @@
 #include "median_timing.h"
 #include "tool_main.h"
 
-#if MOME_WITH_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
-
 namespace mome {
 namespace {
 
 using bench::MedianMs;
-
-double PeakMb(c10::Device device) {
-#if MOME_WITH_CUDA
-  if (device.is_cuda()) {
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
-    return static_cast<double>(stats.allocated_bytes[0].peak) / (1 << 20);
-  }
-#endif
-  return 0;
-}
-
-void ResetPeak(c10::Device device) {
-#if MOME_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
-#endif
-}
+using bench::PeakMb;
+using bench::ResetPeak;
 
 int Main(int argc, char** argv) {
   CliParser cli("avhubert_bench", "Times the AV-HuBERT visual encoder (random weights) on mouth-ROI video.");

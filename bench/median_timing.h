@@ -1,9 +1,12 @@
 // The benchmarks' timing rule: two warm-up calls, then the median of `repeat` timed calls, synchronising the GPU
-// around each so that queued kernels are counted.
+// around each so that queued kernels are counted. Also the peak GPU memory they report.
 #pragma once
 
 #include <c10/core/Device.h>
 #include <torch/cuda.h>
+#if MOME_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -25,6 +28,30 @@ double MedianMs(int64_t repeat, c10::Device device, F&& f) {
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
+}
+
+// Peak bytes allocated by tensors on `device` since the last ResetPeak, in MiB (0 off the GPU).
+inline double PeakMb(c10::Device device) {
+#if MOME_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    return static_cast<double>(stats.allocated_bytes[0].peak) / (1 << 20);
+  }
+#endif
+  return 0;
+}
+
+inline void ResetPeak(c10::Device device) {
+#if MOME_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+#endif
+}
+
+// Hands cached blocks back to the driver, so that a model freed before the next measurement is really gone.
+inline void ReleaseCachedMemory(c10::Device device) {
+#if MOME_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
 }
 
 }  // namespace mome::bench

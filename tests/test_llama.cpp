@@ -236,7 +236,9 @@ TEST(LlamaCuda, RmsNormKernelRoundsLikeTransformers) {
     const double mismatched = got.ne(want).to(torch::kFloat).mean().item<double>();
     std::cerr << c10::toString(dtype) << ": max relative diff " << error << ", " << 100 * mismatched
               << "% of values not bit-identical\n";
-    if (dtype != torch::kFloat) EXPECT_LT(mismatched, 0.01) << c10::toString(dtype);  // fp32: last bits may all move
+    if (dtype != torch::kFloat) {  // fp32: the last bits may all move with the sum order
+      EXPECT_LT(mismatched, 0.01) << c10::toString(dtype);
+    }
   }
 }
 

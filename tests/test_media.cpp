@@ -110,6 +110,20 @@ TEST_F(Media, BadFilesGiveOneLineNamingThem) {
   expect_error(dir_ + "/cut.mp4", {}, "cut.mp4");
 }
 
+TEST_F(Media, PrepareNamesAMissingRootOrAnUnwritableOutput) {
+  const std::string prepare = std::string(MOME_TOOL_DIR) + "/mome_prepare --corpus lrs3 --split test ";
+  const auto missing = testing::RunCommand(prepare + "--root " + dir_ + "/no_corpus --out " + dir_ + "/out");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no_corpus"), std::string::npos) << missing.err;
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+  fs::create_directories(dir_ + "/corpus/test/spk");
+  std::ofstream(dir_ + "/corpus/test/spk/00001.txt") << "Text:  HELLO\nConf:  5\n";
+  // /proc refuses new folders even to root, so this holds on CI machines running as root too.
+  const auto unwritable = testing::RunCommand(prepare + "--root " + dir_ + "/corpus --out /proc/mome_out");
+  EXPECT_EQ(unwritable.exit_code, 1);
+  EXPECT_NE(unwritable.err.find("/proc/mome_out"), std::string::npos) << unwritable.err;
+}
+
 TEST_F(Media, VariableFrameRateSourcesAreResampledByTimestamp) {
   // 60 source frames with brightness 4 x index: the first 30 at 30 fps (1 s), the next 30 at 15 fps (2 s).
   Ffmpeg(

@@ -15,8 +15,8 @@
 
 #include "mome/data/prepared.h"
 #include "mome/io/safetensors.h"
-#include "mome/train/trainer.h"
 #include "mome/train/distributed.h"
+#include "mome/train/trainer.h"
 #include "test_helpers.h"
 
 namespace mome {
@@ -32,8 +32,10 @@ class TrainingRun : public ::testing::Test {
     testing::RemoveTree(root_);
     fs::create_directories(root_);
     const auto made = testing::RunCommand(kTool + "/mome_make_tiny --config " + MOME_SOURCE_DIR +
-                                          "/configs/tiny_llama.yaml --out " + root_ + "/llm --set model.dtype=float32 "
-                                          "--set tokenizer=" + MOME_SOURCE_DIR + "/tests/data/tokenizer/tokenizer.json");
+                                          "/configs/tiny_llama.yaml --out " + root_ +
+                                          "/llm --set model.dtype=float32 "
+                                          "--set tokenizer=" +
+                                          MOME_SOURCE_DIR + "/tests/data/tokenizer/tokenizer.json");
     ASSERT_EQ(made.exit_code, 0) << made.err;
     WriteCorpus(root_ + "/train", 12, 1);
     WriteCorpus(root_ + "/val", 4, 2);
@@ -100,8 +102,8 @@ TEST_F(TrainingRun, WritesMetricsCheckpointsPlotsAndDecodes) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto m = Metrics(run);
   ASSERT_EQ(m.size(), 8u);
-  for (const char* key : {"step", "epoch", "loss", "ce", "load_balancing", "decorrelation", "lr", "grad_norm",
-                          "tokens_per_s"})
+  for (const char* key :
+       {"step", "epoch", "loss", "ce", "load_balancing", "decorrelation", "lr", "grad_norm", "tokens_per_s"})
     EXPECT_TRUE(m[0].contains(key)) << key;
   EXPECT_LT(m.back()["ce"].get<double>(), m.front()["ce"].get<double>());
   EXPECT_TRUE(m[3].contains("wer")) << m[3].dump();
@@ -158,8 +160,8 @@ TEST_F(TrainingRun, WritesMetricsCheckpointsPlotsAndDecodes) {
                                             "/val --modality avsr --audio-rate 3");
   EXPECT_EQ(bad_pair.exit_code, 1);
   EXPECT_NE(bad_pair.err.find("trained pairs"), std::string::npos) << bad_pair.err;
-  const auto bad_modality = testing::RunCommand(kTool + "/mome_decode --model " + run + " --prepared " + root_ +
-                                                "/val --modality vsr");
+  const auto bad_modality =
+      testing::RunCommand(kTool + "/mome_decode --model " + run + " --prepared " + root_ + "/val --modality vsr");
   EXPECT_EQ(bad_modality.exit_code, 1);
   EXPECT_NE(bad_modality.err.find("trained for avsr"), std::string::npos) << bad_modality.err;
   const auto missing = testing::RunCommand(kTool + "/mome_decode --model " + root_ + "/nothing --prepared " + root_ +
@@ -220,6 +222,31 @@ TEST_F(TrainingRun, TwoGlooProcessesMatchOneProcessWithTheSameGlobalBatch) {
   }
 }
 
+// train.init_from (the demo's curriculum): a run starts from another run's trainable tensors where names and shapes
+// match. With a negligible learning rate (1e-30: it must be positive) the parameters it took come out unchanged.
+TEST_F(TrainingRun, InitFromCopiesTheTensorsTwoRunsShare) {
+  ASSERT_EQ(Train(root_ + "/first", "--set train.max_steps=2 --set train.val_data=").exit_code, 0);
+  const auto second = Train(root_ + "/second",
+                            "--set train.max_steps=1 --set train.val_data= --set train.lr=1e-30 "
+                            "--set train.min_lr=0 --set train.init_from=" +
+                                root_ + "/first");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.err.find("initialised"), std::string::npos) << second.err;
+  const auto a = io::SafetensorsFile::Open(train::LatestCheckpoint(root_ + "/first") + "/trainable.safetensors");
+  const auto b = io::SafetensorsFile::Open(train::LatestCheckpoint(root_ + "/second") + "/trainable.safetensors");
+  int64_t compared = 0;
+  for (const auto& name : a->Names()) {
+    if (name.find("running_") != std::string::npos || name.find("num_batches") != std::string::npos) continue;
+    ASSERT_TRUE(b->Has(name)) << name;
+    EXPECT_TRUE(at::allclose(a->Get(name), b->Get(name), 0.0, 1e-20)) << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 50);
+  const auto missing = Train(root_ + "/third", "--set train.max_steps=1 --set train.init_from=" + root_ + "/none");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find(root_ + "/none"), std::string::npos) << missing.err;
+}
+
 TEST_F(TrainingRun, BadInputsGiveOneLine) {
   const auto no_data = Train(root_ + "/x", "--set train.data=" + root_ + "/missing");
   EXPECT_EQ(no_data.exit_code, 1);
@@ -229,13 +256,13 @@ TEST_F(TrainingRun, BadInputsGiveOneLine) {
   EXPECT_EQ(bad_key.exit_code, 1);
   EXPECT_NE(bad_key.err.find("nonsense"), std::string::npos) << bad_key.err;
   // A checkpoint refuses another base model: train with the LLM frozen, then replace the LLM under it.
-  ASSERT_EQ(Train(root_ + "/run2", "--set train.max_steps=2 --set train.val_data= --set llm.trainable=false")
-                .exit_code,
+  ASSERT_EQ(Train(root_ + "/run2", "--set train.max_steps=2 --set train.val_data= --set llm.trainable=false").exit_code,
             0);
   const auto remade2 = testing::RunCommand(kTool + "/mome_make_tiny --config " + std::string(MOME_SOURCE_DIR) +
-                                           "/configs/tiny_llama.yaml --out " + root_ + "/llm --set model.dtype=float32 "
-                                           "--set seed=7 --set tokenizer=" + MOME_SOURCE_DIR +
-                                           "/tests/data/tokenizer/tokenizer.json");
+                                           "/configs/tiny_llama.yaml --out " + root_ +
+                                           "/llm --set model.dtype=float32 "
+                                           "--set seed=7 --set tokenizer=" +
+                                           MOME_SOURCE_DIR + "/tests/data/tokenizer/tokenizer.json");
   ASSERT_EQ(remade2.exit_code, 0);
   const auto other_base = testing::RunCommand(kTool + "/mome_decode --model " + root_ + "/run2 --prepared " + root_ +
                                               "/val --modality avsr");

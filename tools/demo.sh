@@ -5,18 +5,22 @@
 #      are disjoint; test sentences are held out), LRS3 layout, in $RUN/corpus
 #   2. mome_prepare: prepared shards in $RUN/prepared/{train,val,test}
 #   3. mome_make_tiny: a small Llama with a GRID word-level tokenizer (configs/demo/llm.yaml)
-#   4. mome_train: AVSR (Whisper-tiny-shaped + AV-HuBERT-tiny-shaped encoders, MoME adapters), configs/demo/train.yaml
-#      -> $RUN (the run folder mome_decode takes), and ASR / VSR models (same recipe, one modality) in $RUN/asr, $RUN/vsr
+#   4. mome_train, as a curriculum (configs/demo/train.yaml): ASR first ($RUN/asr: the audio path and the LLM learn
+#      fast — a step costs a tenth of an AVSR step, whose cost is the video front-end), then AVSR initialised from it
+#      ($RUN, the run folder mome_decode takes; Whisper-tiny-shaped + AV-HuBERT-tiny-shaped encoders, MoME
+#      adapters), then VSR initialised from the AVSR model ($RUN/vsr). train.init_from copies the tensors they share.
 #   5. mome_decode on the test split at every trained rate pair, then a WER table.
-# Every stage resumes: a re-run skips what is finished. DEMO_STEPS / DEMO_TRAIN_CLIPS scale it down or up.
+# Every stage resumes: a re-run skips what is finished. DEMO_ASR_STEPS / DEMO_STEPS (AVSR) / DEMO_VSR_STEPS /
+# DEMO_TRAIN_CLIPS scale it down or up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${MOME_SKIP_INSTALL:-0}" != 1 ]; then ./tools/install_deps.sh; fi
 ./tools/build.sh
 BIN=${BUILD_DIR:-build}/tools
 RUN=${RUN:-runs/demo}
-STEPS=${DEMO_STEPS:-500}
-SIDE_STEPS=${DEMO_SIDE_STEPS:-150}
+ASR_STEPS=${DEMO_ASR_STEPS:-1000}
+STEPS=${DEMO_STEPS:-600}
+VSR_STEPS=${DEMO_VSR_STEPS:-250}
 TRAIN_CLIPS=${DEMO_TRAIN_CLIPS:-1000}
 TRAIN_VOICES=en-us+m1,en-us+f2,en+m3,en-us+m7,en-gb-x-rp+f4,en-029+m2
 TEST_VOICES=en-us+m4,en+f3
@@ -36,7 +40,7 @@ echo "== 2/5 preparing" >&2
 echo "== 3/5 the tiny Llama" >&2
 [ -f "$RUN/llm/config.json" ] || "$BIN"/mome_make_tiny --config configs/demo/llm.yaml --out "$RUN/llm"
 
-echo "== 4/5 training (AVSR, then ASR and VSR)" >&2
+echo "== 4/5 training (ASR, then AVSR from it, then VSR from that)" >&2
 paths=(--set "llm.path=$RUN/llm" --set "train.data=$RUN/prepared/train" --set "train.val_data=$RUN/prepared/val")
 train() {  # train OUT_DIR STEPS [--set ...]
   local out=$1 steps=$2
@@ -46,9 +50,10 @@ train() {  # train OUT_DIR STEPS [--set ...]
   "$BIN"/mome_train --config configs/demo/train.yaml --out "$out" "${paths[@]}" --set "train.max_steps=$steps" \
     "$@" "${resume[@]}"
 }
-train "$RUN" "$STEPS"
-train "$RUN/asr" "$SIDE_STEPS" --set model.modality=asr --set model.video_rates=[] --set video_encoder.preset=
-train "$RUN/vsr" "$SIDE_STEPS" --set model.modality=vsr --set model.audio_rates=[] --set audio_encoder.preset=
+train "$RUN/asr" "$ASR_STEPS" --set model.modality=asr --set model.video_rates=[] --set video_encoder.preset=
+train "$RUN" "$STEPS" --set "train.init_from=$RUN/asr" --set train.lr=0.0015
+train "$RUN/vsr" "$VSR_STEPS" --set model.modality=vsr --set model.audio_rates=[] --set audio_encoder.preset= \
+  --set "train.init_from=$RUN" --set train.lr=0.0015
 
 echo "== 5/5 decoding the test split (unseen voices and sentences)" >&2
 mkdir -p "$RUN/decode"

@@ -83,7 +83,10 @@ Analysed AnalyzeClip(const std::string& model_dir, const CliParser& cli, c10::De
                  "give one of --ids, --text, --prepared DIR, --data DIR or one clip file");
       item = data::ItemForFile(cli.Positionals()[0]);
     }
-    clip = data::LoadClip(item, {modality != "vsr", modality != "asr", "precropped"});
+    data::ClipSourceOptions source;  // mouth crops as prepared (--roi precropped)
+    source.audio = modality != "vsr";
+    source.video = modality != "asr";
+    clip = data::LoadClip(item, source);
   }
   const auto& pairs = pipeline.model()->rate_pairs();
   model::RatePair pair = pairs.front();
@@ -108,8 +111,8 @@ Analysed AnalyzeClip(const std::string& model_dir, const CliParser& cli, c10::De
   for (int64_t t = 0; t < length; ++t)
     roles.push_back(model::TokenRoleName(static_cast<model::TokenRole>(prompt.roles[0][t].item<int8_t>())));
   a.report = analysis::AnalyzeSinks(a.trace, 0, 0, length, roles);
-  std::cerr << "mome_analyze: clip " << clip.key << " at rates (" << pair.audio << ", " << pair.video << "), "
-            << length << " tokens" << std::endl;
+  std::cerr << "mome_analyze: clip " << clip.key << " at rates (" << pair.audio << ", " << pair.video << "), " << length
+            << " tokens" << std::endl;
   return a;
 }
 
@@ -139,18 +142,18 @@ int Main(int argc, char** argv) {
   MOME_CHECK(!ec, ErrorCode::kIo, out, ": cannot create (", ec.message(), ")");
   WriteFileAtomic(out + "/report.json", a.report.ToJson() + "\n");
   const auto layers = static_cast<int64_t>(a.report.layers.size());
-  std::vector<int64_t> heat = cli.Has("--heatmap-layers") ? cli.GetList("--heatmap-layers")
-                                                          : std::vector<int64_t>{1, layers};
+  std::vector<int64_t> heat =
+      cli.Has("--heatmap-layers") ? cli.GetList("--heatmap-layers") : std::vector<int64_t>{1, layers};
   if (heat.size() == 2 && heat[0] == heat[1]) heat.pop_back();
   analysis::PlotSinkReport(a.report, a.trace, 0, 0, heat, out);
   // A one-line summary per layer on stdout.
   for (const auto& s : a.report.layers) {
     double bos = 0;
     for (double v : s.bos_sink_score) bos = std::max(bos, v);
-    std::printf("{\"layer\": %lld, \"hidden_max_abs\": %.4g, \"hidden_median_abs\": %.4g, \"massive\": %zu, "
-                "\"max_bos_sink_score\": %.4f, \"sinks\": %zu}\n",
-                static_cast<long long>(s.layer), s.hidden_max_abs, s.hidden_median_abs, s.massive.size(), bos,
-                s.sinks.size());
+    std::printf(
+        "{\"layer\": %lld, \"hidden_max_abs\": %.4g, \"hidden_median_abs\": %.4g, \"massive\": %zu, "
+        "\"max_bos_sink_score\": %.4f, \"sinks\": %zu}\n",
+        static_cast<long long>(s.layer), s.hidden_max_abs, s.hidden_median_abs, s.massive.size(), bos, s.sinks.size());
   }
   std::cerr << "mome_analyze: wrote " << out << "/report.json and figures" << std::endl;
   return 0;

@@ -4,7 +4,8 @@
     python3 bench/reference/hf_llama_decode.py --model DIR [--make-1b] --prompt-len 300 --new-tokens 32 --batch 1,8
 
 --make-1b first writes a Llama-3.2-1B-shaped checkpoint with random bf16 weights to DIR (config.json +
-model.safetensors), so that libmome's mome_bench times the very same weights. Prints one JSON line per workload:
+model.safetensors), so that libmome's mome_bench times the very same weights (--make-only: nothing else; the
+AVSR benchmark uses the same checkpoint as its LLM). Prints one JSON line per workload:
 {"workload", "batch", "beams", "prefill_ms", "ms_per_token"}; ms/token = (T(n new) - T(1 new)) / (n - 1),
 medians over --repeat runs after a warm-up, exactly as mome_bench computes it.
 """
@@ -48,6 +49,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
     parser.add_argument("--make-1b", action="store_true")
+    parser.add_argument("--make-only", action="store_true", help="with --make-1b: write the checkpoint, time nothing")
     parser.add_argument("--prompt-len", type=int, default=300)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--batch", default="1,8")
@@ -56,6 +58,8 @@ def main():
     args = parser.parse_args()
     if args.make_1b:
         make_1b(args.model)
+        if args.make_only:
+            return
     model = LlamaForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16).cuda().eval()
     vocab = model.config.vocab_size
     for beams in [int(b) for b in args.beams.split(",")]:

@@ -99,6 +99,14 @@ at::Tensor AdapterSetImpl::LayerParallel(int64_t layer, const at::Tensor& normed
   return options_.placement == "layer" ? MoMEAt(layer, normed) : at::Tensor();
 }
 
+bool AdapterSetImpl::GraphCapturable() const {
+  if (mome_.empty()) return true;
+  if (collect_stats_) return false;
+  for (const auto& m : mome_)
+    if (m->options().dispatch == "sorted") return false;
+  return true;
+}
+
 int64_t AdapterSetImpl::ActiveParameters(int64_t scale) const {
   int64_t total = 0;
   for (const auto& m : mome_) {

@@ -33,15 +33,20 @@ class IncrementalDecoder {
     next_position_ = positions.select(1, t - 1) + 1;
     const at::Tensor hidden =
         lm_.model->forward(embeds, positions, valid.defined() ? step_valid : at::Tensor(), &cache_, extras_);
+    // Adapters that now do other work (another Matryoshka scale) or cannot be captured: drop the old capture.
+    if (graph_ && extras_.hooks && (!extras_.hooks->GraphCapturable() || extras_.hooks->GraphKey() != graph_key_))
+      graph_.reset();
     if (graph_) graph_->Reset(next_position_, cache_.length());
     return lm_.Logits(hidden.select(1, t - 1)).to(at::kFloat);
   }
 
   // Feeds one token per sequence; returns logits [B, vocab] (float32), valid until the next Step.
   at::Tensor Step(const at::Tensor& tokens) {
-    // Adapters keep host-side state (the Matryoshka scale, routing by data-dependent shapes): decode them eagerly.
-    if (use_cuda_graphs_ && !graph_ && !extras_.hooks) {
+    // Adapters are captured too when they launch the same kernels every step (LayerHooks::GraphCapturable);
+    // otherwise (router statistics, sorted routing) they decode eagerly.
+    if (use_cuda_graphs_ && !graph_ && (!extras_.hooks || extras_.hooks->GraphCapturable())) {
       graph_ = GraphedDecodeStep::Create(lm_, cache_, next_position_, extras_.hooks);
+      graph_key_ = extras_.hooks ? extras_.hooks->GraphKey() : 0;
       use_cuda_graphs_ = graph_ != nullptr;
     }
     if (graph_) return graph_->Step(tokens);
@@ -66,6 +71,7 @@ class IncrementalDecoder {
   bool use_cuda_graphs_;
   llm::ForwardExtras extras_;
   std::unique_ptr<GraphedDecodeStep> graph_;  // captured at the first Step when on CUDA
+  int64_t graph_key_ = 0;                     // the hooks' GraphKey() when graph_ was captured
 };
 
 }  // namespace mome::decode

@@ -38,8 +38,19 @@ std::vector<Transcription> Transcriber::Run(const std::vector<data::PreparedClip
   const model::ModelInputs inputs = pipeline_.Featurize(clips, fo);
   const model::PromptBatch prompt =
       pipeline_.model()->BuildPrompt(inputs, pair_, model::PaddingSide::kLeft, /*with_transcript=*/false);
-  pipeline_.model()->adapter_set()->SetScale(scale_);
-  const auto hyps = generator_.Generate(prompt.embeds, prompt.valid);
+  auto& adapters = pipeline_.model()->adapter_set();
+  adapters->SetScale(scale_);
+  // Router statistics are for the training loss; kept while decoding, every step's would pile up unread.
+  const bool collect = adapters->collect_stats();
+  adapters->set_collect_stats(false);
+  std::vector<Hypothesis> hyps;
+  try {
+    hyps = generator_.Generate(prompt.embeds, prompt.valid);
+  } catch (...) {
+    adapters->set_collect_stats(collect);
+    throw;
+  }
+  adapters->set_collect_stats(collect);
   const auto& eos = generator_.options().eos_token_ids;
   std::vector<Transcription> out;
   for (size_t i = 0; i < clips.size(); ++i) {

@@ -69,11 +69,19 @@ int64_t AVSRModelImpl::ScaleOf(const RatePair& pair) const {
 
 at::Tensor AVSRModelImpl::Embed(const std::vector<int64_t>& ids) const {
   const int64_t vocab = llm_->config().vocab_size;
-  std::vector<at::Tensor> rows;
+  bool all_text = ids.size() > 1;
   for (int64_t id : ids) {
     MOME_CHECK(id >= 0 && id < vocab + 4, ErrorCode::kInvalidArgument, "token id ", id, " outside the vocabulary");
-    rows.push_back(id < vocab ? llm_->model->embed_tokens->weight[id] : special_embeddings[id - vocab]);
+    all_text = all_text && id < vocab;
   }
+  const at::Tensor& table = llm_->model->embed_tokens->weight;
+  if (all_text) {  // instruction and transcript: one gather instead of a view per token
+    const at::Tensor index =
+        at::tensor(ids, at::TensorOptions().dtype(at::kLong)).to(table.device(), at::kLong, /*non_blocking=*/true);
+    return table.index_select(0, index).to(special_embeddings.scalar_type());
+  }
+  std::vector<at::Tensor> rows;
+  for (int64_t id : ids) rows.push_back(id < vocab ? table[id] : special_embeddings[id - vocab]);
   return at::stack(rows, 0).to(special_embeddings.scalar_type());
 }
 
@@ -115,14 +123,23 @@ PromptBatch AVSRModelImpl::BuildPrompt(const ModelInputs& in, const RatePair& pa
                          with_transcript);
 }
 
-ModelOutput AVSRModelImpl::Forward(const ModelInputs& inputs, const RatePair& pair, bool collect_layer_outputs) {
+ModelOutput AVSRModelImpl::Forward(const ModelInputs& inputs, const RatePair& pair, bool collect_layer_outputs,
+                                   bool labelled_logits_only) {
   ModelOutput out;
   out.prompt = BuildPrompt(inputs, pair, PaddingSide::kRight, !inputs.transcript_ids.empty());
   adapters_->SetScale(ScaleOf(pair));
   llm::ForwardExtras extras;
   extras.hooks = adapters_.get();
   if (collect_layer_outputs) extras.layer_outputs = &out.layer_outputs;
-  out.logits = llm_->forward(out.prompt.embeds, out.prompt.positions, out.prompt.valid, nullptr, extras);
+  const PromptBatch& p = out.prompt;
+  if (!labelled_logits_only) {
+    out.logits = llm_->forward(p.embeds, p.positions, p.valid, nullptr, extras);
+    out.labels = p.labels;
+    return out;
+  }
+  const at::Tensor hidden = llm_->model->forward(p.embeds, p.positions, p.valid, nullptr, extras);
+  out.logits = llm_->Logits(hidden.reshape({-1, hidden.size(2)}).index_select(0, p.labelled)).unsqueeze(0);
+  out.labels = p.labels.reshape({-1}).index_select(0, p.labelled).unsqueeze(0);
   return out;
 }
 

@@ -93,9 +93,12 @@ PromptBatch AssemblePrompts(const std::vector<PromptPieces>& rows, const PromptT
   at::Tensor bos = at::zeros({b}, cpu_long);
   at::Tensor counted = at::zeros({b, width}, cpu_long.dtype(at::kBool));
   out.roles = at::zeros({b, width}, cpu_long.dtype(at::kChar));
+  std::vector<int64_t> labelled;
   for (int64_t i = 0; i < b; ++i) {
     const Row& row = built[i];
     const int64_t offset = side == PaddingSide::kLeft ? width - row.length : 0;
+    for (int64_t t = 0; t < row.length; ++t)
+      if (row.targets[t] != kIgnore) labelled.push_back(i * width + offset + t);
     out.embeds[i].narrow(0, offset, row.length).copy_(at::cat(row.pieces, 0));
     valid[i].narrow(0, offset, row.length).fill_(true);
     labels[i].narrow(0, offset, row.length).copy_(at::tensor(row.targets, cpu_long));
@@ -104,12 +107,16 @@ PromptBatch AssemblePrompts(const std::vector<PromptPieces>& rows, const PromptT
     out.roles[i].narrow(0, offset, row.length).copy_(at::tensor(std::vector<int64_t>(row.roles.begin(), row.roles.end()), cpu_long));
     if (row.first_output > 1) counted[i].narrow(0, offset + 1, row.first_output - 1).fill_(true);
   }
+  // Non-blocking: a blocking copy waits for all queued GPU work, which would stall training between rate pairs.
+  // (From pageable memory the copy has taken the host data when it returns, so the temporaries may go.)
   const auto device = out.embeds.device();
-  out.valid = valid.to(device);
-  out.labels = labels.to(device);
-  out.positions = positions.to(device);
-  out.bos_index = bos.to(device);
-  out.counted = counted.to(device);
+  auto to_device = [&](const at::Tensor& t) { return t.to(device, t.scalar_type(), /*non_blocking=*/true); };
+  out.valid = to_device(valid);
+  out.labels = to_device(labels);
+  out.positions = to_device(positions);
+  out.bos_index = to_device(bos);
+  out.counted = to_device(counted);
+  out.labelled = to_device(at::tensor(labelled, cpu_long));
   return out;
 }
 

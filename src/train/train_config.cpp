@@ -31,6 +31,8 @@ void TrainSection::Visit(ConfigVisitor& v) {
   v.Field("snr_min", snr_min, "augmentation: lowest SNR (dB) of that noise");
   v.Field("snr_max", snr_max, "augmentation: highest SNR (dB)");
   v.Field("noise", noise, "augmentation: noise file or folder; empty = babble from other training utterances");
+  v.Field("init_from", init_from,
+          "run or checkpoint folder whose trainable tensors (same name and shape) initialise this model");
   v.Field("audio_time_masks", audio_time_masks, "augmentation: zeroed audio spans per clip");
   v.Field("audio_mask_seconds", audio_mask_seconds, "augmentation: longest audio span");
   v.Field("video_time_masks", video_time_masks, "augmentation: masked video spans per clip");

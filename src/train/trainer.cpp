@@ -23,6 +23,7 @@
 #include "mome/decode/transcribe.h"
 #include "mome/eval/wer.h"
 #include "mome/io/media.h"
+#include "mome/io/safetensors.h"
 #include "mome/model/avsr_pipeline.h"
 #include "mome/train/checkpoint.h"
 #include "mome/train/losses.h"
@@ -34,11 +35,14 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<int> g_stop_signal{0};
-extern "C" void OnStopSignal(int signal) { g_stop_signal = signal; }
+extern "C" void OnStopSignal(int signal) {
+  g_stop_signal = signal;
+}
 
 // Seeds derived from (seed, step, slot): the same step always sees the same augmentation and pair subset.
 uint64_t DerivedSeed(int64_t seed, int64_t step, int64_t slot) {
-  uint64_t x = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull ^ static_cast<uint64_t>(step) * 0xBF58476D1CE4E5B9ull ^
+  uint64_t x = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull ^
+               static_cast<uint64_t>(step) * 0xBF58476D1CE4E5B9ull ^
                static_cast<uint64_t>(slot) * 0x94D049BB133111EBull;
   x ^= x >> 31;
   return x * 0xD6E8FEB86659FD93ull;
@@ -59,8 +63,7 @@ std::vector<std::string> CheckpointsOf(const std::string& run_dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(run_dir + "/checkpoints", ec)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind("step-", 0) == 0 && name.find('.') == std::string::npos &&
-        fs::exists(e.path() / "checkpoint.json"))
+    if (name.rfind("step-", 0) == 0 && name.find('.') == std::string::npos && fs::exists(e.path() / "checkpoint.json"))
       out.push_back(e.path().string());
   }
   std::sort(out.begin(), out.end());
@@ -103,8 +106,7 @@ class TrainingRun {
     MOME_CHECK(!t.data.empty(), ErrorCode::kInvalidArgument, "train.data: the prepared training corpus is not set");
     corpus_ = std::make_unique<data::PreparedCorpus>(data::PreparedCorpus::Open(t.data));
     MOME_CHECK(corpus_->size() > 0, ErrorCode::kInvalidArgument, t.data, ": the training corpus has no clips");
-    if (!t.val_data.empty())
-      val_ = std::make_unique<data::PreparedCorpus>(data::PreparedCorpus::Open(t.val_data));
+    if (!t.val_data.empty()) val_ = std::make_unique<data::PreparedCorpus>(data::PreparedCorpus::Open(t.val_data));
 
     model::PipelineOptions po;
     po.device = ParseDevice(t.device);
@@ -114,6 +116,7 @@ class TrainingRun {
     pipeline_ = std::make_unique<model::AVSRPipeline>(config_.model, po);
     config_.model = pipeline_->config();  // with the encoder widths resolved
 
+    if (!t.init_from.empty()) InitFrom(t.init_from);
     for (auto& p : pipeline_->trainable().named_parameters())
       if (p.value().requires_grad()) params_.push_back(p.value()), param_names_.push_back(p.key());
     for (auto& b : pipeline_->trainable().buffers())
@@ -134,6 +137,28 @@ class TrainingRun {
     sampler_ = std::make_unique<data::BatchSampler>(frames, so);
     fingerprint_ = pipeline_->BaseFingerprint();
     SetUpAugmentation();
+  }
+
+  // train.init_from: copies every trainable tensor (parameters and buffers) that the other run also has, with the
+  // same shape; the rest keep their fresh initialisation. A later --resume overrides all of it.
+  void InitFrom(const std::string& from) {
+    const std::string model_dir = ResolveModelDir(from);
+    const auto file = io::SafetensorsFile::Open(model_dir + "/trainable.safetensors");
+    int64_t copied = 0, absent = 0, reshaped = 0;
+    torch::NoGradGuard no_grad;
+    auto take = [&](const std::string& name, at::Tensor& target) {
+      if (!file->Has(name)) return void(++absent);
+      const at::Tensor source = file->Get(name);
+      if (source.sizes() != target.sizes()) return void(++reshaped);
+      target.copy_(source.to(target.device(), target.scalar_type()));
+      ++copied;
+    };
+    for (auto& p : pipeline_->trainable().named_parameters()) take(p.key(), p.value());
+    for (auto& b : pipeline_->trainable().named_buffers()) take(b.key(), b.value());
+    MOME_CHECK(copied > 0, ErrorCode::kInvalidArgument, "train.init_from: ", model_dir,
+               " has no tensor of this model (names and shapes differ everywhere)");
+    log::Info("initialised ", copied, " tensors from ", model_dir, " (", absent, " not in it, ", reshaped,
+              " of another shape keep their initialisation)");
   }
 
   TrainResult Run() {
@@ -164,8 +189,8 @@ class TrainingRun {
     std::signal(SIGTERM, OnStopSignal);
     g_stop_signal = 0;
 
-    log::Info("training ", params_.size(), " tensors (", CountTrainable(), " parameters) on ",
-              corpus_->size(), " clips, ", world_, " process(es), steps ", step, " -> ", t.max_steps);
+    log::Info("training ", params_.size(), " tensors (", CountTrainable(), " parameters) on ", corpus_->size(),
+              " clips, ", world_, " process(es), steps ", step, " -> ", t.max_steps);
     ProgressBar bar("train", t.max_steps, "steps");
     bar.Resume(step);
     std::ofstream metrics;
@@ -178,14 +203,13 @@ class TrainingRun {
     while (step < t.max_steps) {
       const auto started = std::chrono::steady_clock::now();
       const double lr = schedule_.LearningRate(step);
-      for (auto& group : optimizer_->param_groups())
-        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       optimizer_->zero_grad();
       StepTerms terms;
       for (int64_t a = 0; a < t.accumulation; ++a) Accumulate(step, a, &terms);
       if (options_.sync) {  // logged terms: the mean over processes; tokens and clips: the sum
-        at::Tensor v = at::tensor({terms.ce, terms.load_balancing, terms.decorrelation, terms.loss, terms.tokens,
-                                   terms.clips}, at::kDouble);
+        at::Tensor v = at::tensor(
+            {terms.ce, terms.load_balancing, terms.decorrelation, terms.loss, terms.tokens, terms.clips}, at::kDouble);
         options_.sync->AllReduceSum(v);
         const auto* d = v.data_ptr<double>();
         const double w = static_cast<double>(world_);
@@ -305,17 +329,16 @@ class TrainingRun {
   // The global gradient norm, summed in double (a float sum of squares overflows long before the norm does),
   // then clipping to `max_norm` (<= 0: none). A non-finite norm is logged with the tensors responsible.
   double ClipGradients(double max_norm, int64_t step) const {
-    std::vector<double> norms;
-    double total = 0;
-    for (const auto& p : params_) {
-      norms.push_back(p.grad().to(at::kDouble).norm().item<double>());
-      total += norms.back() * norms.back();
-    }
-    total = std::sqrt(total);
+    // Per-tensor norms on the device, one host read for the total (a read per tensor costs a GPU round trip each).
+    std::vector<at::Tensor> per_tensor;
+    for (const auto& p : params_) per_tensor.push_back(p.grad().to(at::kDouble).norm());
+    const at::Tensor norms = at::stack(per_tensor);
+    const double total = norms.pow(2).sum().sqrt().item<double>();
     if (!std::isfinite(total)) {
+      const at::Tensor host = norms.cpu();
       std::string names;
       for (size_t i = 0, shown = 0; i < params_.size() && shown < 5; ++i)
-        if (!std::isfinite(norms[i])) names += " " + param_names_[i], ++shown;
+        if (!std::isfinite(host[static_cast<int64_t>(i)].item<double>())) names += " " + param_names_[i], ++shown;
       log::Warn("step ", step, ": non-finite gradient norm; tensors with NaN/inf gradients:", names);
       return total;
     }
@@ -339,7 +362,8 @@ class TrainingRun {
     for (const auto& p : params_) local.push_back(p.detach().to(at::kDouble).abs().sum().item<double>());
     at::Tensor sums = at::tensor(local, at::kDouble);
     options_.sync->AllReduceSum(sums);
-    const double diff = (sums - at::tensor(local, at::kDouble) * static_cast<double>(world_)).abs().max().item<double>();
+    const double diff =
+        (sums - at::tensor(local, at::kDouble) * static_cast<double>(world_)).abs().max().item<double>();
     result->ranks_in_sync = diff <= 1e-9 * (1.0 + sums.abs().max().item<double>());
     if (!result->ranks_in_sync) log::Err("rank ", rank_, ": parameters differ from the other processes' (", diff, ")");
   }
@@ -385,36 +409,48 @@ class TrainingRun {
     }
     const bool mome = config_.model.adapters.kind == "mome";
     const bool decorrelate = loss_cfg.decorrelation > 0;
-    std::vector<at::Tensor> losses;
-    double ce_sum = 0, lb_sum = 0, dec_sum = 0, tokens = 0;
+    // The logged terms stay on the device and are read once, after backward() has queued the step's work: a
+    // host read per term would stall the GPU between the rate pairs.
+    std::vector<at::Tensor> losses, ce_terms, lb_terms, dec_terms;
+    double tokens = 0;
     for (const auto& pair : pairs) {
       m->adapter_set()->ClearStats();
-      const model::ModelOutput out = m->Forward(inputs, pair, decorrelate);
-      const at::Tensor ce = CrossEntropy(out.logits, out.prompt.labels);
+      const model::ModelOutput out = m->Forward(inputs, pair, decorrelate, /*labelled_logits_only=*/true);
+      const at::Tensor ce = CrossEntropy(out.logits, out.labels);
       at::Tensor loss = ce;
-      ce_sum += ce.item<double>();
+      ce_terms.push_back(ce.detach());
       if (mome && loss_cfg.load_balancing > 0) {
         const at::Tensor lb = LoadBalancingLoss(m->adapter_set()->router_stats(), out.prompt.valid.reshape({-1}));
-        lb_sum += lb.item<double>();
+        lb_terms.push_back(lb.detach());
         loss = loss + loss_cfg.load_balancing * lb;
       }
       if (decorrelate) {
         const at::Tensor dec = DecorrelationLoss(out.layer_outputs, out.prompt.bos_index, out.prompt.counted,
                                                  loss_cfg.decorrelation, loss_cfg.decorrelation_layers);
-        dec_sum += dec.item<double>();
+        dec_terms.push_back(dec.detach());
         loss = loss + dec;
       }
-      tokens += out.prompt.valid.sum().item<double>();
+      tokens += out.prompt.roles.ne(static_cast<int8_t>(model::TokenRole::kPad)).sum().item<double>();  // host
       losses.push_back(loss);
     }
     m->adapter_set()->ClearStats();
     const at::Tensor loss = MatryoshkaMean(losses);
     (loss / static_cast<double>(t.accumulation)).backward();
+    std::vector<at::Tensor> logged = {loss.detach().reshape({1})};
+    for (const auto* terms_of : {&ce_terms, &lb_terms, &dec_terms})
+      for (const auto& v : *terms_of) logged.push_back(v.reshape({1}));
+    const at::Tensor host = at::cat(logged).to(at::kDouble).cpu();
+    const double* v = host.data_ptr<double>();
+    double ce_sum = 0, lb_sum = 0, dec_sum = 0;
+    size_t next = 1;
+    for (size_t i = 0; i < ce_terms.size(); ++i) ce_sum += v[next++];
+    for (size_t i = 0; i < lb_terms.size(); ++i) lb_sum += v[next++];
+    for (size_t i = 0; i < dec_terms.size(); ++i) dec_sum += v[next++];
     const double n = static_cast<double>(pairs.size()) * t.accumulation;
     terms->ce += ce_sum / n;
     terms->load_balancing += lb_sum / n;
     terms->decorrelation += dec_sum / n;
-    terms->loss += loss.item<double>() / t.accumulation;
+    terms->loss += v[0] / t.accumulation;
     terms->tokens += tokens;
     terms->clips += static_cast<double>(clips.size());
   }
@@ -439,8 +475,8 @@ class TrainingRun {
         }
       }
       const auto score = eval::ScoreCorpus(refs, hyps);
-      at::Tensor counts = at::tensor({static_cast<double>(score.total.errors()),
-                                      static_cast<double>(score.total.words)}, at::kDouble);
+      at::Tensor counts =
+          at::tensor({static_cast<double>(score.total.errors()), static_cast<double>(score.total.words)}, at::kDouble);
       if (options_.sync) options_.sync->AllReduceSum(counts);
       const double w = counts[1].item<double>() > 0 ? 100.0 * counts[0].item<double>() / counts[1].item<double>() : 0;
       wer[PairName(pair)] = w;

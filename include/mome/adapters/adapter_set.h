@@ -38,6 +38,7 @@ class AdapterSetImpl : public torch::nn::Module, public llm::LayerHooks {
   const std::vector<RouterStats>& router_stats() const { return stats_; }
   void ClearStats() { stats_.clear(); }
   void set_collect_stats(bool collect) { collect_stats_ = collect; }
+  bool collect_stats() const { return collect_stats_; }
 
   // Parameters active for one token at one scale (routed top-k + shared experts + routers; or the LoRAs used).
   int64_t ActiveParameters(int64_t scale) const;
@@ -47,6 +48,10 @@ class AdapterSetImpl : public torch::nn::Module, public llm::LayerHooks {
   at::Tensor AttentionParallel(int64_t layer, const at::Tensor& normed) const override;
   at::Tensor MlpParallel(int64_t layer, const at::Tensor& normed) const override;
   at::Tensor LayerParallel(int64_t layer, const at::Tensor& normed) const override;
+  // Capturable unless router statistics are being collected or a MoME routes by sorting (data-dependent
+  // shapes); the key is the Matryoshka scale, which picks the router and top-k baked into a capture.
+  bool GraphCapturable() const override;
+  int64_t GraphKey() const override { return scale_; }
 
  private:
   at::Tensor MoMEAt(int64_t layer, const at::Tensor& x) const;

@@ -16,10 +16,10 @@ constexpr int64_t kWhisperChunkSamples = 480000;  // 30 s
 constexpr int64_t kWhisperChunkFrames = 3000;
 
 struct LogMelOptions {
-  int64_t n_mels = 80;       // 80 or 128
-  bool pad_to_30s = true;    // true: every clip padded (or truncated) to 480000 samples -> 3000 frames (reference);
-                             // false: the batch is zero-padded to its longest clip -> longest / 160 frames
-  bool normalize = false;    // HF do_normalize: zero mean / unit variance over each clip's true samples
+  int64_t n_mels = 80;     // 80 or 128
+  bool pad_to_30s = true;  // true: every clip padded (or truncated) to 480000 samples -> 3000 frames (reference);
+                           // false: the batch is zero-padded to its longest clip -> longest / 160 frames
+  bool normalize = false;  // HF do_normalize: zero mean / unit variance over each clip's true samples
 };
 
 // HF mel_filter_bank(201, n_mels, 0, 8000, 16000, norm="slaney", mel_scale="slaney"): [201, n_mels] float64 (CPU).

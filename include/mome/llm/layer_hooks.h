@@ -20,6 +20,11 @@ class LayerHooks {
   virtual at::Tensor MlpParallel(int64_t layer, const at::Tensor& normed) const { return {}; }
   // Parallel to the whole layer: input input_layernorm(h), output added at the end of the layer (LAYER).
   virtual at::Tensor LayerParallel(int64_t layer, const at::Tensor& normed) const { return {}; }
+  // CUDA graphs: whether a decoding step through these hooks may be captured once and replayed (the same
+  // kernels every step: no host reads, no shapes that depend on the data), and a key that changes whenever the
+  // captured work would (the decoder captures again when it does).
+  virtual bool GraphCapturable() const { return false; }
+  virtual int64_t GraphKey() const { return 0; }
 };
 
 // Optional extras of one forward pass.

@@ -45,8 +45,9 @@ struct ModelInputs {
 };
 
 struct ModelOutput {
-  at::Tensor logits;                     // [B, S, vocab]
-  PromptBatch prompt;                    // labels, masks, BOS positions
+  at::Tensor logits;                      // [B, S, vocab]; [1, N, vocab] with labelled_logits_only
+  at::Tensor labels;                      // the labels aligned with `logits`: prompt.labels, or [1, N]
+  PromptBatch prompt;                     // labels, masks, BOS positions
   std::vector<at::Tensor> layer_outputs;  // when requested
 };
 
@@ -60,7 +61,10 @@ class AVSRModelImpl : public torch::nn::Module {
 
   // The prompt embeddings for one rate pair (left padding for generation, right for training).
   PromptBatch BuildPrompt(const ModelInputs& inputs, const RatePair& pair, PaddingSide side, bool with_transcript);
-  ModelOutput Forward(const ModelInputs& inputs, const RatePair& pair, bool collect_layer_outputs);
+  // labelled_logits_only: the LM head runs only where a label is (the transcript and EOS, ~10% of a training
+  // prompt): the same cross-entropy for a tenth of the LM-head work and of the logits' memory.
+  ModelOutput Forward(const ModelInputs& inputs, const RatePair& pair, bool collect_layer_outputs,
+                      bool labelled_logits_only = false);
 
   const llm::LlamaForCausalLM& llm() const { return llm_; }
   adapters::AdapterSet& adapter_set() { return adapters_; }

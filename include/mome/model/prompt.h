@@ -33,6 +33,7 @@ struct PromptBatch {
   at::Tensor labels;     // [B, S] target of position t (the next token) or -100; aligned with the logits
   at::Tensor bos_index;  // [B] where BOS sits
   at::Tensor counted;    // [B, S] non-output tokens after BOS (what the decorrelation loss looks at)
+  at::Tensor labelled;   // [N] flat positions (row * S + t) whose label is a token, in order (training)
   at::Tensor roles;      // [B, S] int8 TokenRole, on the CPU
 };
 
