@@ -53,11 +53,11 @@ HF_JSON=""; MOME_JSON=""; FLOOR_MS=0; BW=0
 if want decode; then
   echo "== Python reference (HF transformers)" | tee -a "$LOG"
   HF_JSON=$(PYTHONUNBUFFERED=1 python3 bench/reference/hf_llama_decode.py --model "$MODEL_DIR" --make-1b \
-    --prompt-len 300 --new-tokens 32 --batch 1,8 --beams 1,4 --repeat 3 2>>"$LOG" | grep '^{')
+    --prompt-len 300 --new-tokens 32 --batch 1,8 --beams 1,15 --repeat 3 2>>"$LOG" | grep '^{')
   echo "$HF_JSON" | tee -a "$LOG"
   echo "== libmome" | tee -a "$LOG"
   MOME_JSON=$("$BUILD_DIR"/bench/mome_bench --model "$MODEL_DIR" --device cuda --dtype bf16 --prompt-len 300 \
-    --new-tokens 32 --batch 1,8 --beams 1,4 --repeat 3 --json 2>>"$LOG")
+    --new-tokens 32 --batch 1,8 --beams 1,15 --repeat 3 --json 2>>"$LOG")
   echo "$MOME_JSON" | tee -a "$LOG"
 
   # Floor for decoding: every weight byte read once per step, at the measured device copy bandwidth.
