@@ -124,6 +124,33 @@ TEST_F(Media, PrepareNamesAMissingRootOrAnUnwritableOutput) {
   EXPECT_NE(unwritable.err.find("/proc/mome_out"), std::string::npos) << unwritable.err;
 }
 
+TEST_F(Media, StreamingReaderChunksConcatenateToTheWholeDecode) {
+  // 12 s: 30 fps test pattern, 44.1 kHz stereo tone; read back in 2.5 s chunks.
+  Ffmpeg(
+      "-f lavfi -i testsrc=size=64x48:rate=30:duration=12 -f lavfi -i "
+      "\"sine=frequency=300:sample_rate=44100:duration=12\" -ac 2 -c:v libx264 -qp 0 -c:a flac -shortest " +
+      dir_ + "/long.mkv");
+  const auto whole = io::DecodeMedia(dir_ + "/long.mkv");
+  auto reader = io::MediaReader::Open(dir_ + "/long.mkv");
+  std::vector<at::Tensor> audio, video;
+  std::vector<double> times;
+  int chunks = 0;
+  while (!reader->done()) {
+    const auto part = reader->Read(2.5);
+    ASSERT_LE(part.video.size(0), 63);  // 62.5 frames a chunk, rounded at the accumulated end
+    ASSERT_LE(part.audio.numel(), 40000 + 640);
+    audio.push_back(part.audio);
+    video.push_back(part.video);
+    times.insert(times.end(), part.frame_times.begin(), part.frame_times.end());
+    ASSERT_LT(++chunks, 20) << "the reader never finished";
+  }
+  EXPECT_GE(chunks, 5);
+  EXPECT_TRUE(at::equal(at::cat(audio), whole.audio));
+  EXPECT_TRUE(at::equal(at::cat(video), whole.video));
+  EXPECT_EQ(times, whole.frame_times);
+  EXPECT_EQ(reader->Read(1.0).audio.numel(), 0);  // after the end: empty
+}
+
 TEST_F(Media, VariableFrameRateSourcesAreResampledByTimestamp) {
   // 60 source frames with brightness 4 x index: the first 30 at 30 fps (1 s), the next 30 at 15 fps (2 s).
   Ffmpeg(

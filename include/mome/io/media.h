@@ -4,13 +4,15 @@
 //   video -> uint8 frames at exactly `fps`, resampled by timestamp (30, 29.97 fps and variable frame rate sources:
 //            output frame n shows the source frame on screen at time n / fps), gray or RGB, with timestamps.
 // Both streams are aligned to the container's start time, so at 16 kHz and 25 fps video frame n covers audio
-// samples [640 n, 640 (n + 1)). Packets are decoded one at a time; memory holds only the decoded output.
+// samples [640 n, 640 (n + 1)). Packets are decoded one at a time; DecodeMedia holds the decoded output, MediaReader
+// only the current chunk.
 // Without FFmpeg (MOME_WITH_MEDIA=OFF, as on the GPU machine) WAV audio still decodes (io/wav.h, no resampling);
 // anything else is one clear error.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,18 @@ struct DecodedMedia {
 
 // Throws mome::Error with one line naming the file: missing, unreadable, corrupt, or lacking a required stream.
 DecodedMedia DecodeMedia(const std::string& path, const MediaDecodeOptions& options = {});
+
+// A long file decoded in a stream: each Read returns the next `seconds` of output, audio and video of the same span
+// (at 16 kHz / 25 fps: 640 samples per frame; chunk ends accumulate, so nothing drifts), and decodes only as far as
+// that needs — memory holds about one chunk. Concatenating the chunks gives exactly what DecodeMedia returns.
+// frame_times are seconds since the start of the file. After the end, Read returns empty tensors and done() is true.
+class MediaReader {
+ public:
+  static std::unique_ptr<MediaReader> Open(const std::string& path, const MediaDecodeOptions& options = {});
+  virtual ~MediaReader() = default;
+  virtual DecodedMedia Read(double seconds) = 0;
+  virtual bool done() const = 0;
+};
 
 // True when libmome was built with FFmpeg (MOME_WITH_MEDIA).
 bool MediaDecodingAvailable();

@@ -13,6 +13,7 @@ extern "C" {
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -78,8 +79,8 @@ class AudioSink {
     else
       av_channel_layout_copy(&in_layout, &ctx->ch_layout);
     SwrContext* swr = nullptr;
-    int rc = swr_alloc_set_opts2(&swr, &mono, AV_SAMPLE_FMT_FLT, static_cast<int>(rate), &in_layout,
-                                 ctx->sample_fmt, ctx->sample_rate, 0, nullptr);
+    int rc = swr_alloc_set_opts2(&swr, &mono, AV_SAMPLE_FMT_FLT, static_cast<int>(rate), &in_layout, ctx->sample_fmt,
+                                 ctx->sample_rate, 0, nullptr);
     av_channel_layout_uninit(&in_layout);
     MOME_CHECK(rc >= 0 && swr != nullptr, ErrorCode::kCorruptFile, path, ": cannot set up audio resampling (",
                AvError(rc), ")");
@@ -95,23 +96,32 @@ class AudioSink {
   void Add(const AVFrame* frame) {  // frame == nullptr flushes the resampler
     const int in_count = frame ? frame->nb_samples : 0;
     const int64_t in_rate = frame ? frame->sample_rate : rate_;
-    const int out_max = static_cast<int>(av_rescale_rnd(swr_get_delay(swr_.get(), in_rate) + in_count, rate_,
-                                                        in_rate, AV_ROUND_UP)) + 32;
+    const int out_max =
+        static_cast<int>(av_rescale_rnd(swr_get_delay(swr_.get(), in_rate) + in_count, rate_, in_rate, AV_ROUND_UP)) +
+        32;
     const size_t old = samples_.size();
     samples_.resize(old + static_cast<size_t>(out_max));
     auto* out = reinterpret_cast<uint8_t*>(samples_.data() + old);
-    const int got = swr_convert(swr_.get(), &out, out_max, frame ? const_cast<const uint8_t**>(frame->extended_data) : nullptr,
-                                in_count);
+    const int got = swr_convert(swr_.get(), &out, out_max,
+                                frame ? const_cast<const uint8_t**>(frame->extended_data) : nullptr, in_count);
     MOME_CHECK(got >= 0, ErrorCode::kCorruptFile, path_, ": audio resampling failed (", AvError(got), ")");
     samples_.resize(old + static_cast<size_t>(got));
   }
 
-  at::Tensor Finish() {
-    Add(nullptr);
-    const size_t skip = std::min(samples_.size(), static_cast<size_t>(skip_));
-    const auto n = static_cast<int64_t>(samples_.size() - skip);
+  void Flush() { Add(nullptr); }
+
+  // Samples decoded so far and not taken yet (after the leading cut of a stream that starts early).
+  int64_t Available() const { return std::max<int64_t>(0, static_cast<int64_t>(samples_.size()) - skip_); }
+
+  // Removes and returns the first `n` available samples.
+  at::Tensor Take(int64_t n) {
+    const auto cut = std::min<int64_t>(skip_, static_cast<int64_t>(samples_.size()));
+    samples_.erase(samples_.begin(), samples_.begin() + cut);
+    skip_ -= cut;
+    n = std::min(n, Available());
     auto t = at::empty({n}, at::kFloat);
-    if (n > 0) std::memcpy(t.data_ptr<float>(), samples_.data() + skip, sizeof(float) * static_cast<size_t>(n));
+    if (n > 0) std::memcpy(t.data_ptr<float>(), samples_.data(), sizeof(float) * static_cast<size_t>(n));
+    samples_.erase(samples_.begin(), samples_.begin() + n);
     return t.clamp_(-1.f, 1.f);
   }
 
@@ -136,8 +146,8 @@ class VideoSink {
                  height_);
     }
     MOME_CHECK(frame->width == width_ && frame->height == height_, ErrorCode::kUnsupported, path_,
-               ": the video changes size mid-stream (", width_, "x", height_, " to ", frame->width, "x",
-               frame->height, ")");
+               ": the video changes size mid-stream (", width_, "x", height_, " to ", frame->width, "x", frame->height,
+               ")");
     const int64_t index = std::llround(seconds * fps_);  // the output slot this frame starts to show in
     // Output frames before this one show the previous source frame (or this one, at the very start).
     while (next_out_ < index) {
@@ -148,18 +158,31 @@ class VideoSink {
     last_index_ = index;
   }
 
-  at::Tensor Finish(std::vector<double>* times) {
+  // At the end of the stream: the last source frame fills the slots up to where it started.
+  void Flush() {
     if (!last_.empty() && next_out_ <= std::max<int64_t>(last_index_, 0)) {
       while (next_out_ <= last_index_) Emit(last_), ++next_out_;
       if (next_out_ == 0) Emit(last_), ++next_out_;
     }
-    const auto count = static_cast<int64_t>(frames_.size());
-    std::vector<int64_t> shape = {count, height_, width_};
+  }
+
+  // Output frames complete so far and not taken yet.
+  int64_t Available() const { return static_cast<int64_t>(frames_.size()); }
+  int64_t Taken() const { return taken_; }
+
+  // Removes and returns the first `n` available frames, appending their times (seconds) to `times`.
+  at::Tensor Take(int64_t n, std::vector<double>* times) {
+    n = std::min(n, Available());
+    std::vector<int64_t> shape = {n, height_, width_};
     if (rgb_) shape.push_back(3);
     auto t = at::empty(shape, at::kByte);
     const size_t bytes = frame_bytes();
-    for (int64_t i = 0; i < count; ++i) std::memcpy(t.data_ptr<uint8_t>() + i * bytes, frames_[i].data(), bytes);
-    for (int64_t i = 0; i < count; ++i) times->push_back(static_cast<double>(i) / fps_);
+    for (int64_t i = 0; i < n; ++i) {
+      std::memcpy(t.data_ptr<uint8_t>() + i * bytes, frames_[static_cast<size_t>(i)].data(), bytes);
+      times->push_back(static_cast<double>(taken_ + i) / fps_);
+    }
+    frames_.erase(frames_.begin(), frames_.begin() + n);
+    taken_ += n;
     return t;
   }
 
@@ -167,9 +190,9 @@ class VideoSink {
   size_t frame_bytes() const { return static_cast<size_t>(width_) * height_ * (rgb_ ? 3 : 1); }
 
   std::vector<uint8_t> Convert(const AVFrame* frame) {
-    sws_.reset(sws_getCachedContext(sws_.release(), width_, height_, static_cast<AVPixelFormat>(frame->format),
-                                    width_, height_, rgb_ ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_GRAY8, SWS_BILINEAR,
-                                    nullptr, nullptr, nullptr));
+    sws_.reset(sws_getCachedContext(sws_.release(), width_, height_, static_cast<AVPixelFormat>(frame->format), width_,
+                                    height_, rgb_ ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_GRAY8, SWS_BILINEAR, nullptr, nullptr,
+                                    nullptr));
     MOME_CHECK(sws_ != nullptr, ErrorCode::kUnsupported, path_, ": cannot convert pixel format ",
                av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format)));
     std::vector<uint8_t> out(frame_bytes());
@@ -185,9 +208,9 @@ class VideoSink {
   double fps_;
   bool rgb_;
   int width_ = 0, height_ = 0;
-  int64_t next_out_ = 0, last_index_ = -1;
+  int64_t next_out_ = 0, last_index_ = -1, taken_ = 0;
   std::vector<uint8_t> last_;
-  std::vector<std::vector<uint8_t>> frames_;
+  std::vector<std::vector<uint8_t>> frames_;  // emitted, not yet taken
   std::unique_ptr<SwsContext, SwsFreer> sws_;
 };
 
@@ -205,101 +228,149 @@ double FrameSeconds(const AVFrame* frame, const AVStream* stream, double origin,
 
 }  // namespace
 
-bool MediaDecodingAvailable() { return true; }
+bool MediaDecodingAvailable() {
+  return true;
+}
 
-DecodedMedia DecodeMedia(const std::string& path, const MediaDecodeOptions& options) {
-  MOME_CHECK(options.sample_rate > 0 && options.fps > 0, ErrorCode::kInvalidArgument, path,
-             ": sample rate and fps must be positive");
-  av_log_set_level(AV_LOG_FATAL);  // failures come back as one mome::Error line instead
-  AVFormatContext* raw = nullptr;
-  int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
-  MOME_CHECK(rc >= 0, rc == AVERROR(ENOENT) ? ErrorCode::kNotFound : ErrorCode::kCorruptFile, path,
-             ": cannot open media (", AvError(rc), ")");
-  std::unique_ptr<AVFormatContext, FormatCloser> fmt(raw);
-  rc = avformat_find_stream_info(fmt.get(), nullptr);
-  MOME_CHECK(rc >= 0, ErrorCode::kCorruptFile, path, ": cannot read stream info (", AvError(rc), ")");
+// The FFmpeg state of one open file; DecodeMedia reads it to the end, MediaReader hands it out a chunk at a time.
+class FfmpegReader : public MediaReader {
+ public:
+  FfmpegReader(const std::string& path, const MediaDecodeOptions& options) : path_(path), options_(options) {
+    MOME_CHECK(options.sample_rate > 0 && options.fps > 0, ErrorCode::kInvalidArgument, path,
+               ": sample rate and fps must be positive");
+    av_log_set_level(AV_LOG_FATAL);  // failures come back as one mome::Error line instead
+    AVFormatContext* raw = nullptr;
+    int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
+    MOME_CHECK(rc >= 0, rc == AVERROR(ENOENT) ? ErrorCode::kNotFound : ErrorCode::kCorruptFile, path,
+               ": cannot open media (", AvError(rc), ")");
+    fmt_.reset(raw);
+    rc = avformat_find_stream_info(fmt_.get(), nullptr);
+    MOME_CHECK(rc >= 0, ErrorCode::kCorruptFile, path, ": cannot read stream info (", AvError(rc), ")");
 
-  const int audio_stream = options.audio ? av_find_best_stream(fmt.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0) : -1;
-  const int video_stream = options.video ? av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0) : -1;
-  MOME_CHECK(!options.require_audio || audio_stream >= 0, ErrorCode::kCorruptFile, path, ": no audio stream");
-  MOME_CHECK(!options.require_video || video_stream >= 0, ErrorCode::kCorruptFile, path, ": no video stream");
+    audio_stream_ = options.audio ? av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0) : -1;
+    video_stream_ = options.video ? av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0) : -1;
+    MOME_CHECK(!options.require_audio || audio_stream_ >= 0, ErrorCode::kCorruptFile, path, ": no audio stream");
+    MOME_CHECK(!options.require_video || video_stream_ >= 0, ErrorCode::kCorruptFile, path, ": no video stream");
 
-  // Common time origin: the container's start time (both streams are shifted by it, which keeps them aligned).
-  const double origin =
-      fmt->start_time != AV_NOPTS_VALUE ? static_cast<double>(fmt->start_time) / AV_TIME_BASE : 0.0;
-  auto stream_start = [&](int s) {
-    const AVStream* st = fmt->streams[s];
-    return st->start_time != AV_NOPTS_VALUE ? static_cast<double>(st->start_time) * av_q2d(st->time_base) - origin
-                                            : 0.0;
-  };
-
-  std::unique_ptr<AVCodecContext, CodecCloser> audio_ctx, video_ctx;
-  std::unique_ptr<AudioSink> audio;
-  std::unique_ptr<VideoSink> video;
-  if (audio_stream >= 0) {
-    audio_ctx = OpenDecoder(fmt.get(), audio_stream, path);
-    audio = std::make_unique<AudioSink>(path, audio_ctx.get(), options.sample_rate, stream_start(audio_stream));
+    // Common time origin: the container's start time (both streams are shifted by it, which keeps them aligned).
+    origin_ = fmt_->start_time != AV_NOPTS_VALUE ? static_cast<double>(fmt_->start_time) / AV_TIME_BASE : 0.0;
+    auto stream_start = [&](int s) {
+      const AVStream* st = fmt_->streams[s];
+      return st->start_time != AV_NOPTS_VALUE ? static_cast<double>(st->start_time) * av_q2d(st->time_base) - origin_
+                                              : 0.0;
+    };
+    if (audio_stream_ >= 0) {
+      audio_ctx_ = OpenDecoder(fmt_.get(), audio_stream_, path);
+      audio_ = std::make_unique<AudioSink>(path, audio_ctx_.get(), options.sample_rate, stream_start(audio_stream_));
+    }
+    if (video_stream_ >= 0) {
+      video_ctx_ = OpenDecoder(fmt_.get(), video_stream_, path);
+      video_ = std::make_unique<VideoSink>(path, options.fps, options.rgb);
+      const AVRational r = fmt_->streams[video_stream_]->avg_frame_rate;
+      source_fps_ = r.den > 0 ? av_q2d(r) : 0.0;
+    }
+    for (unsigned i = 0; i < fmt_->nb_streams; ++i)
+      if (static_cast<int>(i) != audio_stream_ && static_cast<int>(i) != video_stream_)
+        fmt_->streams[i]->discard = AVDISCARD_ALL;
+    frame_.reset(av_frame_alloc());
+    packet_.reset(av_packet_alloc());
   }
-  if (video_stream >= 0) {
-    video_ctx = OpenDecoder(fmt.get(), video_stream, path);
-    video = std::make_unique<VideoSink>(path, options.fps, options.rgb);
-  }
-  for (unsigned i = 0; i < fmt->nb_streams; ++i)
-    if (static_cast<int>(i) != audio_stream && static_cast<int>(i) != video_stream)
-      fmt->streams[i]->discard = AVDISCARD_ALL;
 
-  FramePtr frame(av_frame_alloc());
-  std::unique_ptr<AVPacket, PacketFreer> packet(av_packet_alloc());
-  int64_t video_fallback_pts = 0;
-  auto drain = [&](AVCodecContext* ctx, bool is_audio) {
+  DecodedMedia Read(double seconds) override {
+    MOME_CHECK(seconds > 0, ErrorCode::kInvalidArgument, path_, ": a chunk must be longer than 0 s");
+    // Chunk ends accumulate in seconds, so that audio and video stay aligned (640 samples per 25 fps frame) and
+    // rounding never drifts over a long file.
+    end_seconds_ = std::isinf(seconds) ? seconds : end_seconds_ + seconds;
+    const bool all = std::isinf(end_seconds_);
+    const int64_t want_frames = all ? INT64_MAX : std::llround(end_seconds_ * options_.fps);
+    const int64_t want_samples =
+        all ? INT64_MAX : std::llround(end_seconds_ * static_cast<double>(options_.sample_rate));
+    auto need_more = [&] {
+      return (audio_ && audio_->Available() < want_samples - samples_taken_) ||
+             (video_ && video_->Available() < want_frames - video_->Taken());
+    };
+    while (!eof_ && need_more()) ReadPacket();
+    DecodedMedia out;
+    out.source_fps = source_fps_;
+    if (audio_) {
+      out.audio = audio_->Take(want_samples - samples_taken_);
+      samples_taken_ += out.audio.numel();
+    }
+    if (video_) out.video = video_->Take(want_frames - video_->Taken(), &out.frame_times);
+    if (fmt_->duration != AV_NOPTS_VALUE) out.duration_seconds = static_cast<double>(fmt_->duration) / AV_TIME_BASE;
+    return out;
+  }
+
+  bool done() const override {
+    return eof_ && (!audio_ || audio_->Available() == 0) && (!video_ || video_->Available() == 0);
+  }
+
+ private:
+  void Drain(AVCodecContext* ctx, bool is_audio) {
     while (true) {
-      const int r = avcodec_receive_frame(ctx, frame.get());
+      const int r = avcodec_receive_frame(ctx, frame_.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
-      MOME_CHECK(r >= 0, ErrorCode::kCorruptFile, path, ": ", is_audio ? "audio" : "video", " decoding failed (",
+      MOME_CHECK(r >= 0, ErrorCode::kCorruptFile, path_, ": ", is_audio ? "audio" : "video", " decoding failed (",
                  AvError(r), ")");
       if (is_audio)
-        audio->Add(frame.get());
+        audio_->Add(frame_.get());
       else
-        video->Add(frame.get(), FrameSeconds(frame.get(), fmt->streams[video_stream], origin, &video_fallback_pts));
-      av_frame_unref(frame.get());
+        video_->Add(frame_.get(), FrameSeconds(frame_.get(), fmt_->streams[video_stream_], origin_, &video_pts_));
+      av_frame_unref(frame_.get());
     }
-  };
-  auto send = [&](AVCodecContext* ctx, const AVPacket* pkt, bool is_audio) {
+  }
+
+  void Send(AVCodecContext* ctx, const AVPacket* pkt, bool is_audio) {
     const int r = avcodec_send_packet(ctx, pkt);
-    // A damaged packet inside a stream is skipped, as players do; a stream that yields nothing fails below.
+    // A damaged packet inside a stream is skipped, as players do; a stream that yields nothing fails the caller.
     if (r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_EOF && r != AVERROR_INVALIDDATA)
-      MOME_FAIL(ErrorCode::kCorruptFile, path, ": ", is_audio ? "audio" : "video", " decoding failed (", AvError(r),
+      MOME_FAIL(ErrorCode::kCorruptFile, path_, ": ", is_audio ? "audio" : "video", " decoding failed (", AvError(r),
                 ")");
-    drain(ctx, is_audio);
-  };
-
-  while (true) {
-    rc = av_read_frame(fmt.get(), packet.get());
-    if (rc == AVERROR_EOF) break;
-    MOME_CHECK(rc >= 0, ErrorCode::kCorruptFile, path, ": cannot read packet (", AvError(rc), ")");
-    if (packet->stream_index == audio_stream) send(audio_ctx.get(), packet.get(), true);
-    else if (packet->stream_index == video_stream) send(video_ctx.get(), packet.get(), false);
-    av_packet_unref(packet.get());
+    Drain(ctx, is_audio);
   }
-  if (audio_ctx) send(audio_ctx.get(), nullptr, true);
-  if (video_ctx) send(video_ctx.get(), nullptr, false);
 
-  DecodedMedia out;
-  if (fmt->streams && video_stream >= 0) {
-    const AVRational r = fmt->streams[video_stream]->avg_frame_rate;
-    out.source_fps = r.den > 0 ? av_q2d(r) : 0.0;
+  void ReadPacket() {
+    const int rc = av_read_frame(fmt_.get(), packet_.get());
+    if (rc == AVERROR_EOF) {  // flush decoders, resampler and the last video frame
+      if (audio_ctx_) Send(audio_ctx_.get(), nullptr, true), audio_->Flush();
+      if (video_ctx_) Send(video_ctx_.get(), nullptr, false), video_->Flush();
+      eof_ = true;
+      return;
+    }
+    MOME_CHECK(rc >= 0, ErrorCode::kCorruptFile, path_, ": cannot read packet (", AvError(rc), ")");
+    if (packet_->stream_index == audio_stream_)
+      Send(audio_ctx_.get(), packet_.get(), true);
+    else if (packet_->stream_index == video_stream_)
+      Send(video_ctx_.get(), packet_.get(), false);
+    av_packet_unref(packet_.get());
   }
-  if (audio) {
-    out.audio = audio->Finish();
+
+  std::string path_;
+  MediaDecodeOptions options_;
+  std::unique_ptr<AVFormatContext, FormatCloser> fmt_;
+  int audio_stream_ = -1, video_stream_ = -1;
+  double origin_ = 0, source_fps_ = 0, end_seconds_ = 0;
+  std::unique_ptr<AVCodecContext, CodecCloser> audio_ctx_, video_ctx_;
+  std::unique_ptr<AudioSink> audio_;
+  std::unique_ptr<VideoSink> video_;
+  FramePtr frame_;
+  std::unique_ptr<AVPacket, PacketFreer> packet_;
+  int64_t video_pts_ = 0, samples_taken_ = 0;
+  bool eof_ = false;
+};
+
+std::unique_ptr<MediaReader> MediaReader::Open(const std::string& path, const MediaDecodeOptions& options) {
+  return std::make_unique<FfmpegReader>(path, options);
+}
+
+DecodedMedia DecodeMedia(const std::string& path, const MediaDecodeOptions& options) {
+  DecodedMedia out = MediaReader::Open(path, options)->Read(std::numeric_limits<double>::infinity());
+  if (out.audio.defined())
     MOME_CHECK(!options.require_audio || out.audio.numel() > 0, ErrorCode::kCorruptFile, path,
                ": the audio stream decoded to no samples");
-  }
-  if (video) {
-    out.video = video->Finish(&out.frame_times);
+  if (out.video.defined())
     MOME_CHECK(!options.require_video || out.video.size(0) > 0, ErrorCode::kCorruptFile, path,
                ": the video stream decoded to no frames");
-  }
-  if (fmt->duration != AV_NOPTS_VALUE) out.duration_seconds = static_cast<double>(fmt->duration) / AV_TIME_BASE;
   if (out.audio.defined())
     out.duration_seconds = std::max(out.duration_seconds, static_cast<double>(out.audio.numel()) / options.sample_rate);
   return out;
