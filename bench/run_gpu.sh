@@ -86,6 +86,10 @@ if want whisper; then
   echo "== Whisper-medium encoder (random bf16 weights)" | tee -a "$LOG"
   WHISPER=$("$BUILD_DIR"/bench/whisper_bench --config bench/configs/whisper-medium.json --random-init --device cuda \
     --dtype bf16 --seconds 10 --repeat 10 2>>"$LOG" || true)
+  # HF's WhisperEncoder on the same shapes in the same run (its own random weights: timing only).
+  WHISPER="$WHISPER
+$(python3 bench/reference/hf_whisper_encoder.py --config bench/configs/whisper-medium.json --batch 1,8 --repeat 10 \
+    2>>"$LOG" || echo "HF WhisperEncoder reference failed (see the log)")"
   echo "$WHISPER" | tee -a "$LOG"
 fi
 if want avhubert; then
