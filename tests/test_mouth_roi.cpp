@@ -292,8 +292,8 @@ TEST_F(MouthRoi, SynthFacesCropToTheirRenderedMouths) {
   // The same seed renders the same mouth track as 96x96 crops and inside a moving whole face; crops found in the
   // face by detection and by landmarks must follow the mouth crops' darkness (the open mouth) over time.
   const std::string tools = MOME_TOOL_DIR;
-  for (const std::string& face : {"", " --face"}) {
-    const auto r = testing::RunCommand(tools + "/mome_synth --out " + dir_ + "/synth" + (face.empty() ? "" : "_face") +
+  for (const char* face : {"", " --face"}) {
+    const auto r = testing::RunCommand(tools + "/mome_synth --out " + dir_ + "/synth" + (*face ? "_face" : "") +
                                        " --count 2 --split test --seed 3 --threads 2" + face);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
