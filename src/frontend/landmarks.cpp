@@ -109,16 +109,14 @@ LandmarkTrack ReadLandmarks(const std::string& path) {
   return track;
 }
 
-at::Tensor InterpolateLandmarks(const at::Tensor& points, const std::string& source) {
-  MOME_CHECK(points.dim() == 3 && points.size(1) == kLandmarkPoints && points.size(2) == 2, ErrorCode::kShapeMismatch,
-             source, ": landmarks must be [T, 68, 2], got ", points.sizes());
-  at::Tensor out = points.to(at::kFloat).contiguous().clone();
-  const at::Tensor valid = ValidRows(out);
+at::Tensor InterpolateMissingFrames(const at::Tensor& rows, const std::string& source, const std::string& none) {
+  at::Tensor out = rows.to(at::kFloat).contiguous().clone();
+  const at::Tensor valid = out.isfinite().flatten(1).all(1);
   std::vector<int64_t> known;
   const auto* v = valid.data_ptr<bool>();
   for (int64_t t = 0; t < out.size(0); ++t)
     if (v[t]) known.push_back(t);
-  MOME_CHECK(!known.empty(), ErrorCode::kInvalidArgument, source, ": no frame has landmarks (no face found)");
+  MOME_CHECK(!known.empty(), ErrorCode::kInvalidArgument, source, ": ", none);
   for (int64_t t = 0; t < out.size(0); ++t) {
     if (v[t]) continue;
     const auto next = std::lower_bound(known.begin(), known.end(), t);
@@ -133,6 +131,12 @@ at::Tensor InterpolateLandmarks(const at::Tensor& points, const std::string& sou
     }
   }
   return out;
+}
+
+at::Tensor InterpolateLandmarks(const at::Tensor& points, const std::string& source) {
+  MOME_CHECK(points.dim() == 3 && points.size(1) == kLandmarkPoints && points.size(2) == 2, ErrorCode::kShapeMismatch,
+             source, ": landmarks must be [T, 68, 2], got ", points.sizes());
+  return InterpolateMissingFrames(points, source, "no frame has landmarks (no face found)");
 }
 
 at::Tensor SmoothLandmarks(const at::Tensor& points, int64_t margin) {

@@ -9,10 +9,6 @@
 namespace mome::frontend {
 namespace {
 
-// iBUG 68-point indices of the points that move least with expression: nose bridge and tip, eye corners, mouth
-// corners (auto_avsr aligns on the same eight).
-constexpr int64_t kStablePoints[8] = {28, 33, 36, 39, 42, 45, 48, 54};
-
 void CheckMode(const MouthRoiOptions& options) {
   MOME_CHECK(options.mode == "precropped" || options.mode == "detect" || options.mode == "landmarks",
              ErrorCode::kInvalidArgument, "mouth ROI mode (--roi) '", options.mode,
@@ -62,10 +58,11 @@ at::Tensor CropMouths(const at::Tensor& frames, const MouthRoiOptions& options, 
              ErrorCode::kShapeMismatch, source, ": --roi landmarks needs [", frames.size(0),
              ", 68, 2] landmarks for its ", frames.size(0), " frames, got ",
              landmarks.defined() ? landmarks.sizes() : at::IntArrayRef{});
-  const at::Tensor reference = options.reference_path.empty()
-                                   ? DefaultStableReference()
-                                   : ReadReferenceFace(options.reference_path)
-                                         .index_select(0, at::tensor(at::ArrayRef<int64_t>(kStablePoints), at::kLong));
+  const at::Tensor reference =
+      options.reference_path.empty()
+          ? DefaultStableReference()
+          : ReadReferenceFace(options.reference_path)
+                .index_select(0, at::tensor(at::ArrayRef<int64_t>(detail::kStablePoints), at::kLong));
   const at::Tensor smooth = SmoothLandmarks(InterpolateLandmarks(landmarks, source), options.landmark_margin);
   return detail::CropMouthsByLandmarks(contiguous, smooth, reference, source);
 }

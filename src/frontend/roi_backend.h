@@ -9,6 +9,10 @@
 
 namespace mome::frontend::detail {
 
+// iBUG 68-point indices of the points that move least with expression: nose bridge and tip, eye corners, mouth
+// corners (auto_avsr aligns on the same eight).
+constexpr int64_t kStablePoints[8] = {28, 33, 36, 39, 42, 45, 48, 54};
+
 // Throws when `options.mode` cannot run here (no OpenCV, unreadable cascade).
 void CheckBackend(const MouthRoiOptions& options);
 // frames [T, H, W] uint8 contiguous; returns [T, 96, 96] uint8.

@@ -25,6 +25,11 @@ struct LandmarkTrack {
 // and frame on a malformed file (wrong point count, non-numbers).
 LandmarkTrack ReadLandmarks(const std::string& path);
 
+// Per-frame values [T, ...] with NaN in the frames that have none (landmarks, face boxes): those frames get the
+// linear interpolation of their nearest valued neighbours (a copy of the nearest at the ends). Throws
+// "<source>: <none>" when no frame has a value.
+at::Tensor InterpolateMissingFrames(const at::Tensor& rows, const std::string& source, const std::string& none);
+
 // Frames without landmarks get them by linear interpolation between the nearest frames that have them (copied
 // from the nearest one at the ends). Throws naming `source` when no frame has landmarks.
 at::Tensor InterpolateLandmarks(const at::Tensor& points, const std::string& source);

@@ -8,12 +8,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <vector>
 
 #include "frontend/roi_backend.h"
 #include "mome/core/error.h"
+#include "mome/frontend/landmarks.h"
 
 namespace mome::frontend {
 
@@ -114,43 +116,27 @@ std::optional<Box> DetectFace(const cv::Mat& frame, cv::CascadeClassifier& casca
   return *std::min_element(faces.begin(), faces.end(), [&](const Box& a, const Box& b) { return score(a) < score(b); });
 }
 
-// Frames where no face was found take the box interpolated from their neighbours; then a centred moving average
-// (shrinking at the ends) removes the detector's frame-to-frame jitter.
+// Frames where no face was found take the box interpolated from their neighbours (frontend/landmarks.h); then a
+// centred moving average (shrinking at the ends) removes the detector's frame-to-frame jitter.
 std::vector<Box> FillAndSmooth(const std::vector<std::optional<Box>>& found, int64_t window,
                                const std::string& source) {
   const auto n = static_cast<int64_t>(found.size());
-  std::vector<int64_t> known;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  at::Tensor rows = at::full({n, 3}, nan);
   for (int64_t t = 0; t < n; ++t)
-    if (found[static_cast<size_t>(t)]) known.push_back(t);
-  MOME_CHECK(!known.empty(), ErrorCode::kInvalidArgument, source, ": no face found in any of its ", n,
-             " frames (--roi detect); give landmarks (--roi landmarks) or mouth crops (--roi precropped)");
-  std::vector<Box> filled(static_cast<size_t>(n));
-  for (int64_t t = 0; t < n; ++t) {
-    const auto next = std::lower_bound(known.begin(), known.end(), t);
-    if (next != known.end() && *next == t) {
-      filled[static_cast<size_t>(t)] = *found[static_cast<size_t>(t)];
-    } else if (next == known.begin() || next == known.end()) {
-      filled[static_cast<size_t>(t)] = *found[static_cast<size_t>(next == known.end() ? known.back() : *next)];
-    } else {
-      const Box& a = *found[static_cast<size_t>(*(next - 1))];
-      const Box& b = *found[static_cast<size_t>(*next)];
-      const double w = static_cast<double>(t - *(next - 1)) / static_cast<double>(*next - *(next - 1));
-      filled[static_cast<size_t>(t)] = {a.cx + w * (b.cx - a.cx), a.cy + w * (b.cy - a.cy),
-                                        a.side + w * (b.side - a.side)};
-    }
-  }
+    if (const auto& b = found[static_cast<size_t>(t)])
+      rows[t].copy_(at::tensor({static_cast<float>(b->cx), static_cast<float>(b->cy), static_cast<float>(b->side)}));
+  const at::Tensor filled = InterpolateMissingFrames(
+      rows, source,
+      "no face found in any of its " + std::to_string(n) +
+          " frames (--roi detect); give landmarks (--roi landmarks) or mouth crops (--roi precropped)");
   const int64_t half = std::max<int64_t>(0, window / 2);
   std::vector<Box> smooth(static_cast<size_t>(n));
   for (int64_t t = 0; t < n; ++t) {
     const int64_t m = std::min({half, t, n - 1 - t});
-    Box sum;
-    for (int64_t u = t - m; u <= t + m; ++u) {
-      sum.cx += filled[static_cast<size_t>(u)].cx;
-      sum.cy += filled[static_cast<size_t>(u)].cy;
-      sum.side += filled[static_cast<size_t>(u)].side;
-    }
-    const double count = static_cast<double>(2 * m + 1);
-    smooth[static_cast<size_t>(t)] = {sum.cx / count, sum.cy / count, sum.side / count};
+    const at::Tensor mean = filled.slice(0, t - m, t + m + 1).to(at::kDouble).mean(0);
+    const auto* v = mean.data_ptr<double>();
+    smooth[static_cast<size_t>(t)] = {v[0], v[1], v[2]};
   }
   return smooth;
 }
@@ -199,9 +185,8 @@ at::Tensor CropMouthsByDetection(const at::Tensor& frames, const MouthRoiOptions
 
 at::Tensor CropMouthsByLandmarks(const at::Tensor& frames, const at::Tensor& landmarks,
                                  const at::Tensor& stable_reference, const std::string& source) {
-  static const std::vector<int64_t> kStable = {28, 33, 36, 39, 42, 45, 48, 54};
   const std::vector<cv::Point2f> reference = Points(stable_reference);
-  const at::Tensor stable_index = at::tensor(kStable, at::kLong);
+  const at::Tensor stable_index = at::tensor(at::ArrayRef<int64_t>(kStablePoints), at::kLong);
   const int64_t n = frames.size(0);
   at::Tensor out = at::empty({n, kMouthCropSize, kMouthCropSize}, at::kByte);
   cv::Mat previous_transform;
