@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "kernel_profile.h"
+#include "median_timing.h"
 #include "mome/adapters/adapter_set.h"
 #include "mome/core/cli.h"
 #include "mome/core/device.h"
@@ -26,7 +28,9 @@ int Main(int argc, char** argv) {
       .AddOption("--dtype", "f32|bf16|auto", "compute dtype", "auto")
       .AddOption("--batch", "N", "sequences", "8")
       .AddOption("--tokens", "N", "tokens per sequence", "300")
-      .AddOption("--repeat", "N", "timed steps (median reported)", "10");
+      .AddOption("--repeat", "N", "timed steps (median reported)", "10")
+      .AddOption("--profile", "PREFIX", "also write a Chrome trace of one step per variant to PREFIX<variant>.json",
+                 "");
   if (!cli.Parse(argc, argv)) return 0;
   const c10::Device device = ParseDevice(cli.GetString("--device"));
   const c10::ScalarType dtype = ParseDtype(cli.GetString("--dtype"), device);
@@ -42,23 +46,20 @@ int Main(int argc, char** argv) {
   const at::Tensor positions = at::arange(t, options.dtype(at::kLong)).unsqueeze(0).expand({b, t});
   const at::Tensor labels = at::randint(0, config.vocab_size, {b, t}, options.dtype(at::kLong));
 
-  auto time_steps = [&](adapters::AdapterSet& set) {
+  const std::string profile = cli.GetString("--profile");
+  auto time_steps = [&](adapters::AdapterSet& set, const std::string& name) {
     std::vector<torch::Tensor> trainable = set->parameters();
-    std::vector<double> ms;
-    for (int64_t r = -2; r < repeat; ++r) {  // two warm-up steps
-      if (device.is_cuda()) torch::cuda::synchronize();
-      const auto start = std::chrono::steady_clock::now();
+    auto step = [&] {
       llm::ForwardExtras extras;
       extras.hooks = set.get();
       const at::Tensor logits = model->forward(embeds, positions, {}, nullptr, extras);
       const at::Tensor loss = train::CrossEntropy(logits, labels);
       loss.backward();
       for (auto& p : trainable) p.mutable_grad() = at::Tensor();
-      if (device.is_cuda()) torch::cuda::synchronize();
-      if (r >= 0) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-    }
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
+    };
+    const double ms = bench::MedianMs(repeat, device, step);
+    if (!profile.empty()) bench::ProfileToTrace(profile + name + ".json", device.is_cuda(), step);
+    return ms;
   };
 
   adapters::AdapterOptions lora;
@@ -76,7 +77,7 @@ int Main(int argc, char** argv) {
   mome.mome.num_shared = 1;
   mome.mome.bottleneck = 12;
   std::printf("%-28s %10s %12s\n", "adapters", "ms/step", "vs LoRA");
-  const double lora_ms = time_steps(lora_set);
+  const double lora_ms = time_steps(lora_set, "lora");
   std::printf("%-28s %10.2f %12.3f\n", "LoRA SS (r=d/32)", lora_ms, 1.0);
   for (const char* dispatch : {"dense", "sorted"}) {  // the two ways tokens reach experts (MoMEOptions::dispatch)
     mome.mome.dispatch = dispatch;
@@ -85,7 +86,7 @@ int Main(int argc, char** argv) {
       torch::NoGradGuard no_grad;
       for (auto& p : mome_set->parameters()) p.normal_(0.0, 0.02);
     }
-    const double mome_ms = time_steps(mome_set);
+    const double mome_ms = time_steps(mome_set, std::string("mome_") + dispatch);
     const std::string label = std::string("MoME-23/4 LAYER, ") + dispatch;
     std::printf("%-28s %10.2f %12.3f\n", label.c_str(), mome_ms, mome_ms / lora_ms);
   }

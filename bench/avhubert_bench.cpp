@@ -14,12 +14,12 @@
 #include <filesystem>
 #include <vector>
 
+#include "median_timing.h"
 #include "mome/core/cli.h"
 #include "mome/core/device.h"
 #include "mome/core/error.h"
 #include "mome/encoders/avhubert.h"
 #include "mome/io/safetensors.h"
-#include "median_timing.h"
 #include "tool_main.h"
 
 namespace mome {
@@ -42,12 +42,11 @@ int Main(int argc, char** argv) {
   if (!cli.Parse(argc, argv)) return 0;
   const c10::Device device = ParseDevice(cli.GetString("--device"));
   const c10::ScalarType dtype = ParseDtype(cli.GetString("--dtype"), device);
-  const auto encoder =
-      cli.Has("--weights")
-          ? encoders::LoadAVHubertEncoder(cli.GetString("--weights"), device, dtype)
-          : encoders::RandomAVHubertEncoder(
-                cli.GetFlag("--tiny") ? encoders::AVHubertConfig::Tiny() : encoders::AVHubertConfig::Large(), device,
-                dtype, 11);
+  const auto encoder = cli.Has("--weights")
+                           ? encoders::LoadAVHubertEncoder(cli.GetString("--weights"), device, dtype)
+                           : encoders::RandomAVHubertEncoder(cli.GetFlag("--tiny") ? encoders::AVHubertConfig::Tiny()
+                                                                                   : encoders::AVHubertConfig::Large(),
+                                                             device, dtype, 11);
   const auto& config = encoder->config();
   const auto frames = static_cast<int64_t>(cli.GetDouble("--seconds") * 25.0);
   torch::NoGradGuard no_grad;
@@ -69,9 +68,9 @@ int Main(int argc, char** argv) {
     const auto video = clip.expand({batch, frames, 88, 88}).contiguous().to(device, dtype);
     ResetPeak(device);
     const double ms = MedianMs(cli.GetInt("--repeat"), device, [&] { encoder->forward(video); });
-    std::printf("{\"workload\": \"avhubert_%s\", \"batch\": %lld, \"seconds\": %.1f, \"ms\": %.3f, \"peak_mb\": %.1f}\n",
-                cli.GetFlag("--tiny") ? "tiny" : "large", static_cast<long long>(batch), frames / 25.0, ms,
-                PeakMb(device));
+    std::printf(
+        "{\"workload\": \"avhubert_%s\", \"batch\": %lld, \"seconds\": %.1f, \"ms\": %.3f, \"peak_mb\": %.1f}\n",
+        cli.GetFlag("--tiny") ? "tiny" : "large", static_cast<long long>(batch), frames / 25.0, ms, PeakMb(device));
   }
   return 0;
 }

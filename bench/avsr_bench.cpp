@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "kernel_profile.h"
 #include "median_timing.h"
 #include "mome/core/atomic_file.h"
 #include "mome/core/cli.h"
@@ -386,6 +387,7 @@ int Main(int argc, char** argv) {
       .AddOption("--grad-clip", "X", "gradient clipping norm (SPEC.md section 3)", "10")
       .AddFlag("--no-check", "skip the fp32 loss and tokens for the reference check")
       .AddFlag("--variants", "also time the step with logits at every position and decoding without CUDA graphs")
+      .AddOption("--profile", "FILE", "also write a Chrome trace of one training step to FILE", "")
       .AddFlag("--breakdown", "also time the step's parts: featurize, + forward, + backward")
       .AddFlag("--tiny", "tiny encoders and Llama, 2 s clips, batch 2 (a CPU smoke test)");
   if (!cli.Parse(argc, argv)) return 0;
@@ -505,7 +507,7 @@ int Main(int argc, char** argv) {
       LossTerms terms;
       double loss_value = 0;
       bench::ResetPeak(device);
-      const double ms = bench::MedianMs(repeat, device, [&] {
+      auto step = [&] {
         optimizer.zero_grad();
         terms = LossTerms();
         const at::Tensor loss = MatryoshkaLoss(*p, inputs, &terms, labelled_logits_only);
@@ -516,7 +518,10 @@ int Main(int argc, char** argv) {
         ClipGradients(params, clip);
         optimizer.step();
         loss_value = loss.item<double>();
-      });
+      };
+      const double ms = bench::MedianMs(repeat, device, step);
+      if (!variant && !cli.GetString("--profile").empty())
+        bench::ProfileToTrace(cli.GetString("--profile"), device.is_cuda(), step);
       nlohmann::json line = {{"workload", "avsr_train_step"},
                              {"dtype", DtypeName(dtype)},
                              {"batch", s.batch},

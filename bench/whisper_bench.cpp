@@ -12,12 +12,13 @@
 #include <cstdio>
 #include <vector>
 
+#include "kernel_profile.h"
+#include "median_timing.h"
 #include "mome/core/cli.h"
 #include "mome/core/device.h"
 #include "mome/core/error.h"
 #include "mome/encoders/whisper.h"
 #include "mome/frontend/log_mel.h"
-#include "median_timing.h"
 #include "tool_main.h"
 
 namespace mome {
@@ -33,7 +34,8 @@ int Main(int argc, char** argv) {
       .AddOption("--device", "cpu|cuda", "device for the encoder", "cpu")
       .AddOption("--dtype", "f32|bf16|auto", "encoder compute dtype", "auto")
       .AddOption("--seconds", "S", "clip length for the true-length timing", "10")
-      .AddOption("--repeat", "N", "timed runs (median reported)", "10");
+      .AddOption("--repeat", "N", "timed runs (median reported)", "10")
+      .AddOption("--profile", "PREFIX", "also write Chrome traces of the batch-1 encoder runs to PREFIX*.json", "");
   if (!cli.Parse(argc, argv)) return 0;
   const c10::Device device = ParseDevice(cli.GetString("--device"));
   const c10::ScalarType dtype = ParseDtype(cli.GetString("--dtype"), device);
@@ -77,12 +79,18 @@ int Main(int argc, char** argv) {
   for (int64_t batch : {1, 8}) {
     const auto features = at::randn({batch, c.num_mel_bins, frontend::kWhisperChunkFrames}, opts);
     const double ms = MedianMs(repeat, device, [&] { encoder->forward(features); });
+    if (batch == 1 && !cli.GetString("--profile").empty())
+      bench::ProfileToTrace(cli.GetString("--profile") + "padded_b1.json", device.is_cuda(),
+                            [&] { encoder->forward(features); });
     std::printf("encoder 30 s padded, batch %lld: %8.2f ms\n", static_cast<long long>(batch), ms);
   }
   const int64_t frames = static_cast<int64_t>(seconds * 100);
   for (int64_t batch : {1, 8}) {
     const auto features = at::randn({batch, c.num_mel_bins, frames}, opts);
     const double ms = MedianMs(repeat, device, [&] { encoder->forward(features); });
+    if (batch == 1 && !cli.GetString("--profile").empty())
+      bench::ProfileToTrace(cli.GetString("--profile") + "true_length_b1.json", device.is_cuda(),
+                            [&] { encoder->forward(features); });
     std::printf("encoder %.1f s true length, batch %lld: %8.2f ms\n", seconds, static_cast<long long>(batch), ms);
   }
   // End to end from waveforms (log-mel on the encoder's device + encoder), reference mode, batch 1.

@@ -103,6 +103,60 @@ TEST(MoME, SortedDispatchEqualsDenseIncludingGradients) {
   EXPECT_THROW(MoMEAdapter(o, torch::TensorOptions()), Error);
 }
 
+// The dense dispatch is one autograd node with a hand-written backward (mome_dense.h): its output, router
+// probabilities and every gradient (through the experts, the gates and the load-balancing loss on the
+// probabilities) must equal autograd over the same maths composed from ATen operators. float64 experts; the
+// routing is float32 by design (as the reference's autocast), so gradients through it agree to float rounding.
+TEST(MoME, FusedDenseBackwardEqualsAutogradOfTheComposedOps) {
+  torch::manual_seed(7);
+  MoMEOptions o = SmallMoME(2);
+  o.dispatch = "dense";
+  o.num_shared = 2;
+  o.top_k = {3, 2};
+  MoMEAdapter m(o, torch::TensorOptions().dtype(torch::kDouble));
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : m->parameters()) p.normal_();
+  }
+  const int64_t n = o.num_experts, e = n + o.num_shared, b = o.bottleneck, d = o.dim;
+  auto composed = [&](const at::Tensor& x2d, int64_t scale, at::Tensor* probs_out) {
+    const at::Tensor probs = at::softmax(at::linear(x2d, m->router_weights[0]), -1, at::kFloat);
+    auto [top, index] = probs.topk(m->TopK(scale), -1);
+    const at::Tensor weights = (top / top.sum(-1, true)).to(at::kDouble);
+    const at::Tensor gates = at::cat({at::zeros({x2d.size(0), n}, x2d.options()).scatter(1, index, weights),
+                                      at::ones({x2d.size(0), e - n}, x2d.options())},
+                                     1);
+    const at::Tensor h = at::gelu(at::linear(x2d, m->down_weight.reshape({e * b, d}), m->down_bias.reshape({e * b})));
+    *probs_out = probs;
+    return at::linear((h.view({-1, e, b}) * gates.unsqueeze(2)).reshape({-1, e * b}),
+                      m->up_weight.reshape({d, e * b})) +
+           at::matmul(gates, m->up_bias);
+  };
+  for (int64_t scale : {0, 1}) {
+    const at::Tensor x = torch::randn({9, d}, torch::kDouble).requires_grad_(true);
+    const at::Tensor upstream = torch::randn({9, d}, torch::kDouble);
+    const at::Tensor lb_weight = torch::randn({n});  // stands in for the load-balancing loss
+    std::vector<adapters::RouterStats> stats;
+    const at::Tensor out = m->forward(x, scale, &stats);
+    ASSERT_EQ(stats.size(), 1u);
+    const auto params = m->parameters();
+    const auto fused_grads = torch::autograd::grad({(out * upstream).sum() + (stats[0].probs * lb_weight).sum()},
+                                                   {x, params[0], params[1], params[2], params[3], params[4]});
+    at::Tensor probs;
+    const at::Tensor want = composed(x, scale, &probs);
+    EXPECT_TRUE(torch::allclose(out, want, 1e-12, 1e-12)) << "scale " << scale;
+    EXPECT_TRUE(torch::allclose(stats[0].probs, probs, 1e-12, 1e-12));
+    const auto want_grads = torch::autograd::grad({(want * upstream).sum() + (probs * lb_weight).sum()},
+                                                  {x, params[0], params[1], params[2], params[3], params[4]});
+    for (size_t i = 0; i < want_grads.size(); ++i)
+      EXPECT_LE((fused_grads[i] - want_grads[i]).abs().max().item<double>(),
+                1e-6 * want_grads[i].abs().max().item<double>())
+          << "gradient " << i << " at scale " << scale << ": max |diff| "
+          << (fused_grads[i] - want_grads[i]).abs().max().item<double>() << " of max |value| "
+          << want_grads[i].abs().max().item<double>();
+  }
+}
+
 TEST(Losses, LoadBalancingEqualsHandComputation) {
   adapters::RouterStats s;
   s.probs = torch::tensor({{0.7f, 0.2f, 0.1f}, {0.1f, 0.6f, 0.3f}});

@@ -6,16 +6,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "adapters/mome_dense.h"
 #include "mome/core/error.h"
 
 namespace mome::adapters {
 
 MoMEAdapterImpl::MoMEAdapterImpl(const MoMEOptions& o, const at::TensorOptions& t) : options_(o) {
   MOME_CHECK(o.dim > 0 && o.num_experts > 0 && o.bottleneck > 0 && o.num_shared >= 0 && o.num_scales > 0,
-             ErrorCode::kInvalidArgument, "MoME needs dim, num_experts, bottleneck, num_scales > 0 and num_shared >= 0");
-  MOME_CHECK(o.top_k.size() == 1 || static_cast<int64_t>(o.top_k.size()) == o.num_scales,
-             ErrorCode::kInvalidArgument, "MoME top_k must have 1 or num_scales (", o.num_scales, ") values, got ",
-             o.top_k.size());
+             ErrorCode::kInvalidArgument,
+             "MoME needs dim, num_experts, bottleneck, num_scales > 0 and num_shared >= 0");
+  MOME_CHECK(o.top_k.size() == 1 || static_cast<int64_t>(o.top_k.size()) == o.num_scales, ErrorCode::kInvalidArgument,
+             "MoME top_k must have 1 or num_scales (", o.num_scales, ") values, got ", o.top_k.size());
   MOME_CHECK(o.dispatch == "auto" || o.dispatch == "dense" || o.dispatch == "sorted", ErrorCode::kInvalidArgument,
              "MoME dispatch '", o.dispatch, "' is not one of auto, dense, sorted");
   for (int64_t k : o.top_k)
@@ -91,25 +92,22 @@ at::Tensor MoMEAdapterImpl::SortedExperts(const at::Tensor& x2d, const at::Tenso
 }
 
 at::Tensor MoMEAdapterImpl::forward(const at::Tensor& x, int64_t scale, std::vector<RouterStats>* stats) const {
-  const int64_t d = options_.dim, n = options_.num_experts, s = options_.num_shared, b = options_.bottleneck;
+  const int64_t d = options_.dim;
   MOME_CHECK(x.size(-1) == d, ErrorCode::kShapeMismatch, "MoME input last dim ", x.size(-1), " != ", d);
   const at::Tensor x2d = x.reshape({-1, d});
-  at::Tensor probs;
-  const auto [weights, index] = Route(x2d, scale, &probs);
-  // Gates over all experts: the renormalised top-k weights for routed experts, 1 for shared ones.
-  // (Few, large ops: eager training is bound by per-op host cost on the GPU.)
-  at::Tensor gates = at::zeros({x2d.size(0), n + s}, x.options());
-  gates.scatter_(1, index, weights.to(x.scalar_type()));
-  if (s > 0) gates.narrow(1, n, s).fill_(1.0);
-  if (stats) stats->push_back({probs, index});
-  if (UsesSortedDispatch(x)) return SortedExperts(x2d, weights, index).view(x.sizes());
+  if (UsesSortedDispatch(x)) {
+    at::Tensor probs;
+    const auto [weights, index] = Route(x2d, scale, &probs);
+    if (stats) stats->push_back({probs, index});
+    return SortedExperts(x2d, weights, index).view(x.sizes());
+  }
   // Experts are tiny (b = 12): computing all of them as two GEMMs with inner size E*b beats gathering tokens per
-  // expert; the gate zeroes the experts a token did not choose.
-  const int64_t e = n + s;
-  const at::Tensor hidden = at::gelu(at::linear(x2d, down_weight.reshape({e * b, d}), down_bias.reshape({e * b})));
-  const at::Tensor gated = (hidden.view({-1, e, b}) * gates.unsqueeze(2)).reshape({-1, e * b});
-  const at::Tensor out = at::linear(gated, up_weight.view({d, e * b})) + at::matmul(gates, up_bias);
-  return out.view(x.sizes());
+  // expert; the gates zero the experts a token did not choose. One autograd node (mome_dense.h): eager training
+  // is bound by per-operator host cost on the GPU.
+  const at::Tensor& router = router_weights[options_.shared_router ? 0 : scale];
+  const DenseMoMEResult r = DenseMoME(x2d, router, down_weight, down_bias, up_weight, up_bias, TopK(scale));
+  if (stats) stats->push_back({r.probs, r.index});
+  return r.out.view(x.sizes());
 }
 
 }  // namespace mome::adapters
