@@ -40,6 +40,7 @@
 #include "mome/io/safetensors.h"
 #include "mome/llm/llama.h"
 #include "mome/model/avsr_pipeline.h"
+#include "mome/train/fused_adamw.h"
 #include "mome/train/losses.h"
 #include "tool_main.h"
 
@@ -498,7 +499,7 @@ int Main(int argc, char** argv) {
     std::vector<at::Tensor> params;
     for (auto& t : p->trainable().parameters())
       if (t.requires_grad()) params.push_back(t);
-    torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(1e-3).betas({0.9, 0.98}).weight_decay(0.1));
+    train::FusedAdamW optimizer(params, torch::optim::AdamWOptions(1e-3).betas({0.9, 0.98}).weight_decay(0.1));
     const double clip = cli.GetDouble("--grad-clip");
     int64_t trainable = 0;
     for (const auto& t : params) trainable += t.numel();

@@ -26,7 +26,7 @@ GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '_')
 DATE=$(date +%Y-%m-%d)
 LOG=${OUT:-/tmp}/gpu_run.log
 
-echo "== configure + build ($BUILD_DIR, LibTorch from $PREFIX)" | tee "$LOG"
+echo "[${SECONDS}s] == configure + build ($BUILD_DIR, LibTorch from $PREFIX)" | tee "$LOG"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOME_WITH_MEDIA=OFF \
   -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_CUDA_ARCHITECTURES=90 >>"$LOG" 2>&1 || { tail -40 "$LOG"; exit 1; }
 TARGETS=()
@@ -42,7 +42,7 @@ cmake --build "$BUILD_DIR" -j "$(nproc)" ${TARGETS[@]+--target "${TARGETS[@]}"} 
   || { grep -E "error|Error" "$LOG" | head -40; exit 1; }
 
 if [ "$SKIP_TESTS" = 0 ]; then
-  echo "== tests" | tee -a "$LOG"
+  echo "[${SECONDS}s] == tests" | tee -a "$LOG"
   # Test failures are reported, not fatal: the timings below are still worth having.
   { OMP_NUM_THREADS=2 ctest --test-dir "$BUILD_DIR" --output-on-failure -j 8 -E install_and_build_example 2>&1 || true; } \
     > "${OUT:-/tmp}/gpu_tests.log"
@@ -51,11 +51,11 @@ fi
 
 HF_JSON=""; MOME_JSON=""; FLOOR_MS=0; BW=0
 if want decode; then
-  echo "== Python reference (HF transformers)" | tee -a "$LOG"
+  echo "[${SECONDS}s] == Python reference (HF transformers)" | tee -a "$LOG"
   HF_JSON=$(PYTHONUNBUFFERED=1 python3 bench/reference/hf_llama_decode.py --model "$MODEL_DIR" --make-1b \
     --prompt-len 300 --new-tokens 32 --batch 1,8 --beams 1,15 --repeat 3 2>>"$LOG" | grep '^{')
   echo "$HF_JSON" | tee -a "$LOG"
-  echo "== libmome" | tee -a "$LOG"
+  echo "[${SECONDS}s] == libmome" | tee -a "$LOG"
   MOME_JSON=$("$BUILD_DIR"/bench/mome_bench --model "$MODEL_DIR" --device cuda --dtype bf16 --prompt-len 300 \
     --new-tokens 32 --batch 1,8 --beams 1,15 --repeat 3 --json 2>>"$LOG")
   echo "$MOME_JSON" | tee -a "$LOG"
@@ -77,13 +77,13 @@ fi
 
 ADAPTERS=""; WHISPER=""; AVHUBERT=""; AVHUBERT_REF=""; AVH_F32=""; AVH_CONVERT=""; MOBE=""; AVSR_MOME=""; AVSR_REF=""
 if want adapters; then
-  echo "== adapters (forward+backward, Llama-3.2-1B shapes, batch 8 x 300)" | tee -a "$LOG"
+  echo "[${SECONDS}s] == adapters (forward+backward, Llama-3.2-1B shapes, batch 8 x 300)" | tee -a "$LOG"
   ADAPTERS=$("$BUILD_DIR"/bench/adapter_bench --config bench/configs/llama-3.2-1b.json --device cuda --dtype bf16 \
     --batch 8 --tokens 300 --repeat 10 2>>"$LOG" || true)
   echo "$ADAPTERS" | tee -a "$LOG"
 fi
 if want whisper; then
-  echo "== Whisper-medium encoder (random bf16 weights)" | tee -a "$LOG"
+  echo "[${SECONDS}s] == Whisper-medium encoder (random bf16 weights)" | tee -a "$LOG"
   WHISPER=$("$BUILD_DIR"/bench/whisper_bench --config bench/configs/whisper-medium.json --random-init --device cuda \
     --dtype bf16 --seconds 10 --repeat 10 2>>"$LOG" || true)
   # HF's WhisperEncoder on the same shapes in the same run (its own random weights: timing only).
@@ -93,7 +93,7 @@ $(python3 bench/reference/hf_whisper_encoder.py --config bench/configs/whisper-m
   echo "$WHISPER" | tee -a "$LOG"
 fi
 if want avhubert; then
-  echo "== AV-HuBERT-Large visual encoder, 10 s of video (random bf16 weights; PyTorch reference on the same)" \
+  echo "[${SECONDS}s] == AV-HuBERT-Large visual encoder, 10 s of video (random bf16 weights; PyTorch reference on the same)" \
     | tee -a "$LOG"
   AVH_DIR=/tmp/mome_avhubert_bench
   AVHUBERT=$("$BUILD_DIR"/bench/avhubert_bench --device cuda --dtype bf16 --seconds 10 --batch 1,8 --save "$AVH_DIR" \
@@ -115,12 +115,12 @@ print('converter round trip: max |diff| =', (a - b).abs().max().item())" || echo
   printf '%s\n%s\nfp32 parity: %s\n%s\n' "$AVHUBERT" "$AVHUBERT_REF" "$AVH_F32" "$AVH_CONVERT" | tee -a "$LOG"
 fi
 if want mobe; then
-  echo "== MoBE, Qwen3-30B-A3B-shaped layer" | tee -a "$LOG"
+  echo "[${SECONDS}s] == MoBE, Qwen3-30B-A3B-shaped layer" | tee -a "$LOG"
   MOBE=$(timeout 120 "$BUILD_DIR"/tools/mome_compress --bench-layer --rank 64 --bases 8 --steps 200 --device cuda \
     2>>"$LOG" || echo "mome_compress --bench-layer did not finish within 120 s")
   echo "$MOBE" | tee -a "$LOG"
   # The runtime's three ways to run a compressed MoE layer (reconstruct at load / per routed expert / factored).
-  echo "== MoBE runtime, Qwen3-30B-A3B-shaped layer" | tee -a "$LOG"
+  echo "[${SECONDS}s] == MoBE runtime, Qwen3-30B-A3B-shaped layer" | tee -a "$LOG"
   MOBE_RUNTIME=$("$BUILD_DIR"/bench/mobe_runtime_bench --experts 128 --hidden 2048 --intermediate 768 --rank 64 \
     --bases 8 --top-k 8 --tokens 1,16,512 --device cuda --dtype bf16 --repeat 10 2>>"$LOG" || true)
   echo "$MOBE_RUNTIME" | tee -a "$LOG"
@@ -128,7 +128,7 @@ fi
 if want avsr; then
   # Whisper-medium + AV-HuBERT-Large + the Llama-3.2-1B of the decode section, MoME-23/4 MHSA: libmome first (it
   # writes the model, the clips and its fp32 loss/tokens to AVSR_DIR), then the Python reference on the same.
-  echo "== AVSR: MoME training step (batch 8) and end-to-end clip decoding, 10 s clips" | tee -a "$LOG"
+  echo "[${SECONDS}s] == AVSR: MoME training step (batch 8) and end-to-end clip decoding, 10 s clips" | tee -a "$LOG"
   AVSR_DIR=/tmp/mome_avsr_bench
   [ -f "$MODEL_DIR/model.safetensors" ] \
     || python3 bench/reference/hf_llama_decode.py --model "$MODEL_DIR" --make-1b --make-only 2>>"$LOG"

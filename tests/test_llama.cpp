@@ -14,6 +14,7 @@
 #if MOME_WITH_CUDA_KERNELS
 #include "llm/kernels/fused_kernels.h"
 #endif
+#include "llm/trainable_ops.h"
 
 namespace mome {
 namespace {
@@ -129,6 +130,29 @@ TEST_P(LlamaParity, GeneratorReusedAcrossBatchesGivesTheSameIds) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, LlamaParity, ::testing::ValuesIn(kCases));
 
+// d(sum(logits * w)) / d(input embeddings) through the frozen model, with the fused training nodes of
+// llm/trainable_ops.h on or off: the gradient adapters and projectors receive in training.
+at::Tensor EmbeddingGradient(llm::LlamaForCausalLM& model, const std::vector<int64_t>& ids, llm::FusedTraining mode,
+                             c10::Device device) {
+  llm::SetFusedTraining(mode);
+  const at::Tensor input = torch::tensor(ids).unsqueeze(0).to(device);
+  const at::Tensor positions = torch::arange(static_cast<int64_t>(ids.size())).unsqueeze(0).to(device);
+  const at::Tensor embeds = model->model->Embed(input).detach().requires_grad_(true);
+  const at::Tensor logits = model->forward(embeds, positions, {}, nullptr);
+  torch::manual_seed(3);
+  const at::Tensor w = torch::randn(logits.sizes()).to(logits.options());
+  (logits * w).sum().backward();
+  llm::SetFusedTraining(llm::FusedTraining::kAuto);
+  return embeds.grad().to(torch::kFloat).cpu();
+}
+
+TEST_P(LlamaParity, FusedTrainingNodesGiveTheGradientsOfTheComposedOps) {
+  const auto ids = expected_["logits_prompt"].get<std::vector<int64_t>>();
+  const at::Tensor fused = EmbeddingGradient(model_, ids, llm::FusedTraining::kOn, torch::kCPU);
+  const at::Tensor composed = EmbeddingGradient(model_, ids, llm::FusedTraining::kOff, torch::kCPU);
+  EXPECT_LT(RelativeMaxError(fused, composed), 1e-5) << GetParam();  // float32 rounding order only
+}
+
 TEST(LlamaConfig, ReadsBothConfigFormats) {
   const auto hub = llm::LlamaConfig::FromJsonFile(DataPath("llama/gqa_llama3_rope"));
   EXPECT_EQ(hub.rope.type, "llama3");
@@ -208,6 +232,25 @@ TEST(LlamaCuda, MatchesTransformersInF32AndBf16) {
           EXPECT_EQ(got_ids, Ids(expected[beams == 1 ? "greedy_batch" : "beam4_batch"])) << name << " beams " << beams;
         }
       }
+    }
+  }
+}
+
+// The same on CUDA, where the nodes run the fused kernels forward: float32 to rounding order; bfloat16 within a
+// few roundings of the dtype (the composed backward rounds its intermediates to bf16, the nodes keep float32).
+TEST(LlamaCuda, FusedTrainingNodesGiveTheGradientsOfTheComposedOps) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* name : kCases) {
+    const std::string dir = testing::DataPath(std::string("llama/") + name);
+    const auto ids = testing::ReadJson(dir + "/expected.json")["logits_prompt"].get<std::vector<int64_t>>();
+    for (auto [dtype, tolerance] :
+         {std::pair<c10::ScalarType, double>{torch::kFloat, 1e-5}, {torch::kBFloat16, 3e-2}}) {
+      auto model = llm::LoadLlama(dir, torch::kCUDA, dtype);
+      const at::Tensor fused = EmbeddingGradient(model, ids, llm::FusedTraining::kOn, torch::kCUDA);
+      const at::Tensor composed = EmbeddingGradient(model, ids, llm::FusedTraining::kOff, torch::kCUDA);
+      const double error = RelativeMaxError(fused, composed);
+      std::cerr << name << " cuda " << c10::toString(dtype) << ": fused-node gradient error " << error << "\n";
+      EXPECT_LT(error, tolerance) << name << " " << c10::toString(dtype);
     }
   }
 }

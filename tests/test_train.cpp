@@ -9,6 +9,7 @@
 #include "mome/llm/llama_loader.h"
 #include "mome/model/avsr_model.h"
 #include "mome/train/checkpoint.h"
+#include "mome/train/fused_adamw.h"
 #include "mome/train/losses.h"
 #include "mome/train/schedule.h"
 #include "test_helpers.h"
@@ -23,6 +24,43 @@ TEST(CosineSchedule, WarmsUpThenDecays) {
   EXPECT_NEAR(s.LearningRate(60), 1e-5 + 0.5 * (1e-3 - 1e-5), 1e-9);  // half way through the decay
   EXPECT_NEAR(s.LearningRate(110), 1e-5, 1e-12);
   EXPECT_NEAR(s.LearningRate(500), 1e-5, 1e-12);
+}
+
+// FusedAdamW keeps torch::optim::AdamW's state and update: bit-identical where it falls back (CPU), and on CUDA
+// (the fused kernel, float32 inside) within float rounding of AdamW over several steps, including a parameter that
+// has no gradient in one step (its own step count) and the state a checkpoint would save.
+TEST(FusedAdamW, UpdatesAsAdamW) {
+  std::vector<c10::Device> devices = {torch::kCPU};
+  if (torch::cuda::is_available()) devices.push_back(torch::kCUDA);
+  for (const c10::Device device : devices) {
+    torch::manual_seed(11);
+    std::vector<at::Tensor> a = {torch::randn({5, 7}), torch::randn({3})}, b;
+    for (auto& t : a) {
+      t = t.to(device).requires_grad_(true);
+      b.push_back(t.detach().clone().requires_grad_(true));
+    }
+    const auto options = torch::optim::AdamWOptions(1e-2).betas({0.9, 0.98}).weight_decay(0.1);
+    torch::optim::AdamW plain(a, options);
+    train::FusedAdamW fused(b, options);
+    for (int step = 0; step < 4; ++step) {
+      for (size_t i = 0; i < a.size(); ++i) {
+        const bool skip = step == 2 && i == 1;  // no gradient this step
+        const at::Tensor g = torch::randn(a[i].sizes()).to(device);
+        a[i].mutable_grad() = skip ? at::Tensor() : g;
+        b[i].mutable_grad() = skip ? at::Tensor() : g.clone();
+      }
+      plain.step();
+      fused.step();
+      EXPECT_EQ(fused.last_step_fused(), device.is_cuda() && TORCH_VERSION_MAJOR >= 2) << device;
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (device.is_cpu()) {
+          EXPECT_TRUE(torch::equal(a[i], b[i])) << "step " << step << " tensor " << i;
+        } else {
+          EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-6)) << "step " << step << " tensor " << i;
+        }
+      }
+    }
+  }
 }
 
 class TinyTraining : public ::testing::Test {

@@ -1,4 +1,5 @@
 #include "mome/llm/llama.h"
+#include "llm/trainable_ops.h"
 #include "mome/llm/packed_linear.h"
 #if MOME_WITH_CUDA_KERNELS
 #include "llm/kernels/fused_kernels.h"
@@ -48,10 +49,9 @@ at::Tensor RMSNormImpl::forward(const at::Tensor& x) const {
       !(at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())))
     return kernels::RmsNorm(x, weight, eps);
 #endif
-  // As HF: normalise in float32, cast back to the input dtype, then scale.
-  const at::Tensor h = x.to(at::kFloat);
-  const at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
-  return weight * (h * at::rsqrt(variance + eps)).to(x.scalar_type());
+  if (at::GradMode::is_enabled() && x.requires_grad() && !weight.requires_grad() && UseFusedTraining(x))
+    return RmsNormNode(x, weight, eps);  // one autograd node (trainable_ops.h)
+  return RmsNormComposed(x, weight, eps);
 }
 
 // ---------------------------------------------------------------- rotary embeddings
@@ -117,8 +117,8 @@ at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Ten
   if (UseKernels(x) && x.dim() == 4 && x.stride(3) == 1 && cos.scalar_type() == x.scalar_type())
     return kernels::Rotary(x, cos, signed_sin);
 #endif
-  const int64_t half = x.size(-1) / 2;
-  return x * cos + at::cat({x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1) * signed_sin;
+  if (at::GradMode::is_enabled() && x.requires_grad() && UseFusedTraining(x)) return RotaryNode(x, cos, signed_sin);
+  return RotaryComposed(x, cos, signed_sin);
 }
 
 // softmax(q k^T / sqrt(d) + bias) v with HF's float32 softmax; SDPA where LibTorch has it.
@@ -177,16 +177,21 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const AttentionConte
   const at::Tensor cos = context.cos.unsqueeze(2), sin = context.sin.unsqueeze(2);
   at::Tensor q, k, v;
   if (qkv_ && qkv_->Usable()) {
+    // Splits rather than narrows: under autograd a split is one node whose backward concatenates, where each
+    // narrow would zero-fill a full-width gradient.
     const at::Tensor qkv = qkv_->forward(x).view({b, t, heads_ + 2 * kv_heads_, head_dim_});
     if (!dq.defined()) {  // q and k rotated in one pass
-      const at::Tensor qk = ApplyRotary(qkv.narrow(2, 0, heads_ + kv_heads_), cos, sin);
-      q = qk.narrow(2, 0, heads_);
-      k = qk.narrow(2, heads_, kv_heads_);
+      const auto qk_v = qkv.split_with_sizes({heads_ + kv_heads_, kv_heads_}, 2);
+      const auto qk = ApplyRotary(qk_v[0], cos, sin).split_with_sizes({heads_, kv_heads_}, 2);
+      q = qk[0];
+      k = qk[1];
+      v = qk_v[1];
     } else {
-      q = ApplyRotary(qkv.narrow(2, 0, heads_) + dq.view({b, t, heads_, head_dim_}), cos, sin);
-      k = ApplyRotary(qkv.narrow(2, heads_, kv_heads_), cos, sin);
+      const auto parts = qkv.split_with_sizes({heads_, kv_heads_, kv_heads_}, 2);
+      q = ApplyRotary(parts[0] + dq.view({b, t, heads_, head_dim_}), cos, sin);
+      k = ApplyRotary(parts[1], cos, sin);
+      v = parts[2];
     }
-    v = qkv.narrow(2, heads_ + kv_heads_, kv_heads_);
   } else {
     q = q_proj->forward(x);
     if (dq.defined()) q = q + dq;
@@ -251,8 +256,9 @@ at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) const {
 #if MOME_WITH_CUDA_KERNELS
     if (UseKernels(gate_up)) return down_proj->forward(kernels::SiluMul(gate_up));
 #endif
-    const int64_t n = gate_up.size(-1) / 2;
-    return down_proj->forward(at::silu(gate_up.narrow(-1, 0, n)) * gate_up.narrow(-1, n, n));
+    if (at::GradMode::is_enabled() && gate_up.requires_grad() && UseFusedTraining(gate_up))
+      return down_proj->forward(SiluMulNode(gate_up));
+    return down_proj->forward(SiluMulComposed(gate_up));
   }
   return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
 }

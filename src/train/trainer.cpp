@@ -1,4 +1,5 @@
 #include "mome/train/trainer.h"
+#include "mome/train/fused_adamw.h"
 
 #include <ATen/ATen.h>
 #include <torch/nn/utils/clip_grad.h>
@@ -122,7 +123,7 @@ class TrainingRun {
     for (auto& b : pipeline_->trainable().buffers())
       if (b.is_floating_point()) buffers_.push_back(b);
     MOME_CHECK(!params_.empty(), ErrorCode::kInvalidArgument, "nothing to train: every parameter is frozen");
-    optimizer_ = std::make_unique<torch::optim::AdamW>(
+    optimizer_ = std::make_unique<FusedAdamW>(
         params_, torch::optim::AdamWOptions(t.lr).betas({t.betas[0], t.betas[1]}).weight_decay(t.weight_decay));
     schedule_ = CosineSchedule{t.lr, t.min_lr, t.warmup_steps, t.max_steps};
 
@@ -532,7 +533,7 @@ class TrainingRun {
   data::AugmentOptions augment_;
   std::vector<at::Tensor> noise_pool_;
   bool pool_is_noise_ = false;  // floating-point buffers of trainable modules (BatchNorm running stats)
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<FusedAdamW> optimizer_;
   CosineSchedule schedule_;
   std::unique_ptr<data::BatchSampler> sampler_;
   std::string fingerprint_;
