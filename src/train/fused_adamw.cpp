@@ -6,6 +6,7 @@
 #include <map>
 #include <tuple>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <type_traits>
 
@@ -17,9 +18,11 @@ namespace {
 // LibTorch keys optimizer state by the tensor's impl pointer: as a string before 2.x, as the pointer after.
 template <typename Map>
 typename Map::key_type StateKey(const Map&, const at::Tensor& p) {
-  if constexpr (std::is_same_v<typename Map::key_type, std::string>)
-    return c10::guts::to_string(p.unsafeGetTensorImpl());
-  else
+  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+    std::ostringstream key;  // what c10::guts::to_string wrote
+    key << p.unsafeGetTensorImpl();
+    return key.str();
+  } else
     return static_cast<typename Map::key_type>(p.unsafeGetTensorImpl());
 }
 
