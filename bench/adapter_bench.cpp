@@ -46,7 +46,7 @@ int Main(int argc, char** argv) {
   const at::Tensor positions = at::arange(t, options.dtype(at::kLong)).unsqueeze(0).expand({b, t});
   const at::Tensor labels = at::randint(0, config.vocab_size, {b, t}, options.dtype(at::kLong));
 
-  const std::string profile = cli.GetString("--profile");
+  const std::string profile = cli.Has("--profile") ? cli.GetString("--profile") : "";
   auto time_steps = [&](adapters::AdapterSet& set, const std::string& name) {
     std::vector<torch::Tensor> trainable = set->parameters();
     auto step = [&] {

@@ -521,8 +521,7 @@ int Main(int argc, char** argv) {
         loss_value = loss.item<double>();
       };
       const double ms = bench::MedianMs(repeat, device, step);
-      if (!variant && !cli.GetString("--profile").empty())
-        bench::ProfileToTrace(cli.GetString("--profile"), device.is_cuda(), step);
+      if (!variant && cli.Has("--profile")) bench::ProfileToTrace(cli.GetString("--profile"), device.is_cuda(), step);
       nlohmann::json line = {{"workload", "avsr_train_step"},
                              {"dtype", DtypeName(dtype)},
                              {"batch", s.batch},

@@ -74,23 +74,22 @@ int Main(int argc, char** argv) {
     at::set_num_threads(threads);
   }
 
+  const std::string profile = cli.Has("--profile") ? cli.GetString("--profile") : "";
   torch::NoGradGuard no_grad;
   const auto opts = at::TensorOptions().device(device).dtype(dtype);
   for (int64_t batch : {1, 8}) {
     const auto features = at::randn({batch, c.num_mel_bins, frontend::kWhisperChunkFrames}, opts);
     const double ms = MedianMs(repeat, device, [&] { encoder->forward(features); });
-    if (batch == 1 && !cli.GetString("--profile").empty())
-      bench::ProfileToTrace(cli.GetString("--profile") + "padded_b1.json", device.is_cuda(),
-                            [&] { encoder->forward(features); });
+    if (batch == 1 && !profile.empty())
+      bench::ProfileToTrace(profile + "padded_b1.json", device.is_cuda(), [&] { encoder->forward(features); });
     std::printf("encoder 30 s padded, batch %lld: %8.2f ms\n", static_cast<long long>(batch), ms);
   }
   const int64_t frames = static_cast<int64_t>(seconds * 100);
   for (int64_t batch : {1, 8}) {
     const auto features = at::randn({batch, c.num_mel_bins, frames}, opts);
     const double ms = MedianMs(repeat, device, [&] { encoder->forward(features); });
-    if (batch == 1 && !cli.GetString("--profile").empty())
-      bench::ProfileToTrace(cli.GetString("--profile") + "true_length_b1.json", device.is_cuda(),
-                            [&] { encoder->forward(features); });
+    if (batch == 1 && !profile.empty())
+      bench::ProfileToTrace(profile + "true_length_b1.json", device.is_cuda(), [&] { encoder->forward(features); });
     std::printf("encoder %.1f s true length, batch %lld: %8.2f ms\n", seconds, static_cast<long long>(batch), ms);
   }
   // End to end from waveforms (log-mel on the encoder's device + encoder), reference mode, batch 1.
