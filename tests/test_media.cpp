@@ -189,16 +189,17 @@ TEST_F(Media, SynthCorpusIsDeterministicAndPrepares) {
                                        " --count 4 --split test --seed 5 --threads 2");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
-  // LRS3 layout, test voices, held-out sentences; the same bytes from the same seed.
+  // LRS3 layout, test voices, held-out sentences; the same audio and video from the same seed.
   std::vector<std::string> clips;
   for (const auto& e : fs::recursive_directory_iterator(dir_ + "/a"))
     if (e.path().extension() == ".mp4") clips.push_back(fs::relative(e.path(), dir_ + "/a").string());
   ASSERT_EQ(clips.size(), 4u);
   for (const auto& c : clips) {
     EXPECT_EQ(c.rfind("test/en", 0), 0u) << c;  // the default test voices
-    const auto md5 = [&](const std::string& root) { return testing::RunCommand("md5sum < " + root + "/" + c).out; };
-    EXPECT_EQ(md5(dir_ + "/a"), md5(dir_ + "/b")) << c;
-    const auto m = io::DecodeMedia(dir_ + "/a/" + c);
+    // The same streams (decoded; the container's packet interleaving is the muxer's business).
+    const auto m = io::DecodeMedia(dir_ + "/a/" + c), again = io::DecodeMedia(dir_ + "/b/" + c);
+    EXPECT_TRUE(torch::equal(m.video, again.video)) << c;
+    EXPECT_TRUE(torch::equal(m.audio, again.audio)) << c;
     EXPECT_EQ(m.video.size(1), 96);
     EXPECT_NEAR(static_cast<double>(m.audio.numel()) / 640.0, static_cast<double>(m.video.size(0)), 2.0);
   }

@@ -127,12 +127,13 @@ void WriteClip(const Clip& c) {
   const auto style = synth::FaceStyle::ForSpeaker(std::hash<std::string>{}(c.voice));
   std::mt19937_64 rng(c.seed);
   const int side = c.face ? kFaceFrame : 96;
-  const std::string cmd = "ffmpeg -nostdin -v error -y -f rawvideo -pix_fmt gray -s " + std::to_string(side) + "x" +
-                          std::to_string(side) + " -r 25 -i pipe:0 -i " + Quote(wav) +
-                          " -map 0:v -map 1:a -c:v libx264 -preset veryfast -crf 18 -threads 1 -pix_fmt yuv420p "
-                          "-c:a aac -b:a 96k -fflags +bitexact -flags:v +bitexact -flags:a +bitexact "
-                          "-f mp4 " +
-                          Quote(tmp_mp4);
+  const std::string cmd =
+      "ffmpeg -nostdin -v error -y -f rawvideo -pix_fmt gray -s " + std::to_string(side) + "x" + std::to_string(side) +
+      " -r 25 -i pipe:0 -i " + Quote(wav) +
+      " -map 0:v -map 1:a -c:v libx264 -preset veryfast -crf 18 -threads 1 -pix_fmt yuv420p "
+      "-c:a aac -b:a 96k -fflags +bitexact -flags:v +bitexact -flags:a +bitexact -max_interleave_delta 0 "
+      "-f mp4 " +
+      Quote(tmp_mp4);
   FILE* pipe = popen(cmd.c_str(), "w");
   MOME_CHECK(pipe != nullptr, ErrorCode::kIo, "cannot run ffmpeg (is it installed? tools/install_deps.sh)");
   nlohmann::json landmarks = nlohmann::json::array();
