@@ -24,7 +24,7 @@ namespace {
 int Main(int argc, char** argv) {
   CliParser cli("adapter_bench", "Times forward+backward of the frozen Llama with LoRA and MoME adapters.");
   cli.AddRequired("--config", "FILE", "Llama config.json (shapes only; weights are random)")
-      .AddOption("--device", "cpu|cuda", "device", "cpu")
+      .AddDeviceOption()
       .AddOption("--dtype", "f32|bf16|auto", "compute dtype", "auto")
       .AddOption("--batch", "N", "sequences", "8")
       .AddOption("--tokens", "N", "tokens per sequence", "300")
@@ -49,9 +49,12 @@ int Main(int argc, char** argv) {
   const std::string profile = cli.Has("--profile") ? cli.GetString("--profile") : "";
   auto time_steps = [&](adapters::AdapterSet& set, const std::string& name) {
     std::vector<torch::Tensor> trainable = set->parameters();
+    std::vector<adapters::RouterStats> stats;  // as in training: the load-balancing loss reads them
     auto step = [&] {
+      stats.clear();
+      const adapters::BoundAdapters hooks = set->At(0, &stats);
       llm::ForwardExtras extras;
-      extras.hooks = set.get();
+      extras.hooks = &hooks;
       const at::Tensor logits = model->forward(embeds, positions, {}, nullptr, extras);
       const at::Tensor loss = train::CrossEntropy(logits, labels);
       loss.backward();
@@ -63,14 +66,14 @@ int Main(int argc, char** argv) {
   };
 
   adapters::AdapterOptions lora;
-  lora.kind = "lora";
-  lora.lora_variant = "ss";
+  lora.kind = adapters::AdapterKind::kLoRA;
+  lora.lora_variant = adapters::LoRAVariant::kSS;
   lora.lora_reduction = 32;
   lora.num_scales = 4;
   adapters::AdapterSet lora_set(lora, config, options);
   adapters::AdapterOptions mome;
-  mome.kind = "mome";
-  mome.placement = "layer";
+  mome.kind = adapters::AdapterKind::kMoME;
+  mome.placement = adapters::Placement::kLayer;
   mome.num_scales = 4;
   mome.mome.num_experts = 23;
   mome.mome.top_k = {4};

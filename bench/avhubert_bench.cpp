@@ -31,7 +31,7 @@ using bench::ResetPeak;
 
 int Main(int argc, char** argv) {
   CliParser cli("avhubert_bench", "Times the AV-HuBERT visual encoder (random weights) on mouth-ROI video.");
-  cli.AddOption("--device", "cpu|cuda", "device", "cpu")
+  cli.AddDeviceOption()
       .AddOption("--dtype", "f32|bf16|auto", "compute dtype", "auto")
       .AddOption("--seconds", "S", "video length (25 fps)", "10")
       .AddOption("--batch", "LIST", "batch sizes", "1")

@@ -35,6 +35,7 @@
 #include "mome/core/config.h"
 #include "mome/core/device.h"
 #include "mome/core/error.h"
+#include "mome/data/featurizer.h"
 #include "mome/decode/generate.h"
 #include "mome/io/module_loader.h"
 #include "mome/io/safetensors.h"
@@ -42,6 +43,7 @@
 #include "mome/model/avsr_pipeline.h"
 #include "mome/train/fused_adamw.h"
 #include "mome/train/losses.h"
+#include "mome/train/matryoshka_loss.h"
 #include "tool_main.h"
 
 namespace mome {
@@ -257,58 +259,27 @@ void SaveModelJson(const BenchSetup& s, model::AVSRPipeline& p) {
   WriteFileAtomic(s.dir + "/model.json", j.dump(1) + "\n");
 }
 
-// The per-pair terms as the trainer logs them: kept on the device, read once after backward().
-struct LossTerms {
-  std::vector<at::Tensor> ce_terms, lb_terms;
-  std::vector<double> ce, lb;
-  double tokens = 0;
-  void Read() {
-    std::vector<at::Tensor> all;
-    for (const auto& t : ce_terms) all.push_back(t.reshape({1}));
-    for (const auto& t : lb_terms) all.push_back(t.reshape({1}));
-    const at::Tensor host = at::cat(all).to(at::kDouble).cpu();
-    for (size_t i = 0; i < ce_terms.size(); ++i) ce.push_back(host[static_cast<int64_t>(i)].item<double>());
-    for (size_t i = 0; i < lb_terms.size(); ++i)
-      lb.push_back(host[static_cast<int64_t>(ce_terms.size() + i)].item<double>());
-  }
-};
-
-// The Matryoshka loss of one batch, as TrainingRun::Accumulate computes it (accumulation 1, no decorrelation):
-// encoder features once, then per rate pair CE + w * load balancing, averaged.
-at::Tensor MatryoshkaLoss(model::AVSRPipeline& p, const Inputs& in, LossTerms* terms, bool labelled_logits_only) {
-  model::FeaturizeOptions fo;  // centre crop, no augmentation: inputs the reference reproduces exactly
-  model::ModelInputs inputs = p.Featurize(in.clips, fo);
+// One batch's Matryoshka loss through the trainer's own function: centre crops without augmentation (inputs the
+// reference reproduces exactly), then every rate pair.
+train::MatryoshkaTerms BatchLoss(const model::AVSRPipeline& p, const Inputs& in, bool labelled_logits_only) {
+  model::ModelInputs inputs = data::Featurize(p, in.clips);
   inputs.transcript_ids = in.transcripts;
-  auto& m = p.model();
-  const double lb_weight = p.config().loss.load_balancing;
-  const bool mome = p.config().adapters.kind == "mome" && lb_weight > 0;
-  std::vector<at::Tensor> losses;
-  for (const auto& pair : m->rate_pairs()) {
-    m->adapter_set()->ClearStats();
-    const model::ModelOutput out = m->Forward(inputs, pair, false, labelled_logits_only);
-    at::Tensor loss = train::CrossEntropy(out.logits, out.labels);
-    terms->ce_terms.push_back(loss.detach());
-    if (mome) {
-      const at::Tensor lb = train::LoadBalancingLoss(m->adapter_set()->router_stats(), out.prompt.valid.reshape({-1}));
-      terms->lb_terms.push_back(lb.detach());
-      loss = loss + lb_weight * lb;
-    }
-    terms->tokens += out.prompt.roles.ne(static_cast<int8_t>(model::TokenRole::kPad)).sum().item<double>();  // host
-    losses.push_back(loss);
-  }
-  m->adapter_set()->ClearStats();
-  return train::MatryoshkaMean(losses);
+  return train::MatryoshkaLoss(*p.model(), inputs, p.model()->rate_pairs(), p.config().loss, labelled_logits_only);
 }
 
-// The trainer's gradient clipping (TrainingRun::ClipGradients): per-tensor norms in double, one host read.
-void ClipGradients(const std::vector<at::Tensor>& params, double max_norm) {
-  std::vector<at::Tensor> per_tensor;
-  for (const auto& p : params) per_tensor.push_back(p.grad().to(at::kDouble).norm());
-  const double total = at::stack(per_tensor).pow(2).sum().sqrt().item<double>();
-  if (std::isfinite(total) && max_norm > 0 && total > max_norm) {
-    torch::NoGradGuard no_grad;
-    for (const auto& p : params) p.grad().mul_(max_norm / (total + 1e-6));
-  }
+// The per-pair terms as the trainer logs them: kept on the device, read once after backward().
+struct TermValues {
+  std::vector<double> ce, lb;
+};
+TermValues ReadTerms(const train::MatryoshkaTerms& t) {
+  std::vector<at::Tensor> all;
+  for (const auto* list : {&t.ce, &t.load_balancing})
+    for (const auto& v : *list) all.push_back(v.reshape({1}));
+  const at::Tensor host = at::cat(all).to(at::kDouble).cpu();
+  TermValues out;
+  for (size_t i = 0; i < all.size(); ++i)
+    (i < t.ce.size() ? out.ce : out.lb).push_back(host[static_cast<int64_t>(i)].item<double>());
+  return out;
 }
 
 struct DecodeRun {
@@ -319,25 +290,26 @@ struct DecodeRun {
 // One clip -> tokens at one rate pair: decode::Transcriber::Run's steps (featurize, left-padded prompt, the
 // pair's scale, generation), without turning ids into text (the bench's tokenizer does not cover the random
 // Llama's vocabulary).
-DecodeRun DecodeClip(model::AVSRPipeline& p, decode::Generator& generator, const data::PreparedClip& clip,
+DecodeRun DecodeClip(const model::AVSRPipeline& p, decode::Generator& generator, const data::PreparedClip& clip,
                      const model::RatePair& pair) {
   torch::NoGradGuard no_grad;
-  const model::ModelInputs inputs = p.Featurize({clip}, model::FeaturizeOptions());
+  const model::ModelInputs inputs = data::Featurize(p, {clip});
   const model::PromptBatch prompt = p.model()->BuildPrompt(inputs, pair, model::PaddingSide::kLeft, false);
-  p.model()->adapter_set()->SetScale(p.model()->ScaleOf(pair));
   DecodeRun run;
   run.ids = generator.Generate(prompt.embeds, prompt.valid)[0].ids;
   run.prompt_tokens = prompt.embeds.size(1);
   return run;
 }
 
-decode::GenerateOptions DecodeOptions(model::AVSRPipeline& p, int64_t new_tokens, bool cuda_graphs = true) {
+// `hooks`: the adapters bound to the pair being decoded (they must outlive the generator).
+decode::GenerateOptions DecodeOptions(const model::AVSRPipeline& p, const llm::LayerHooks* hooks, int64_t new_tokens,
+                                      bool cuda_graphs = true) {
   decode::GenerateOptions o;
   o.max_new_tokens = new_tokens;
   o.use_cuda_graphs = cuda_graphs;
   o.eos_token_ids = p.llm()->config().eos_token_ids;
   o.pad_token_id = o.eos_token_ids.empty() ? 0 : o.eos_token_ids[0];
-  o.hooks = p.model()->adapter_set().get();
+  o.hooks = hooks;
   return o;
 }
 
@@ -377,7 +349,7 @@ int Main(int argc, char** argv) {
       .AddOption("--tokenizer", "FILE", "tokenizer.json for the instruction", "tests/data/tokenizer/tokenizer.json")
       .AddOption("--config", "FILE", "model config (adapters, rates, encoders)", "configs/paper/mome_23-4_mhsa.yaml")
       .AddRepeated("--set", "KEY=VALUE", "override a model config key")
-      .AddOption("--device", "cpu|cuda", "device", "cpu")
+      .AddDeviceOption()
       .AddOption("--dtype", "f32|bf16|auto", "compute dtype of the timed runs", "auto")
       .AddOption("--seconds", "S", "clip length (default 10; 2 with --tiny)")
       .AddOption("--batch", "N", "training batch in clips (default 8; 2 with --tiny)")
@@ -433,23 +405,23 @@ int Main(int argc, char** argv) {
     for (const auto& pair : decode_pairs) p->model()->ScaleOf(pair);  // an untrained pair: one clear error
     SaveModelJson(s, *p);
     inputs = MakeInputs(s, *p);
-    SaveInputs(s, inputs, p->Featurize({inputs.clips[0]}, {}).instruction_ids[0]);
+    SaveInputs(s, inputs, p->instruction_ids());
     nlohmann::json check = {{"dtype", "f32"}};
     if (!cli.GetFlag("--no-check")) {
       if (train) {
         torch::NoGradGuard no_grad;
-        LossTerms terms;
-        const double loss = MatryoshkaLoss(*p, inputs, &terms, true).item<double>();
-        terms.Read();
+        const train::MatryoshkaTerms m = BatchLoss(*p, inputs, true);
+        const double loss = m.loss.item<double>();
+        const TermValues terms = ReadTerms(m);
         check["loss"] = loss;
         check["ce"] = terms.ce;
         check["lb"] = terms.lb;
         Emit({{"workload", "avsr_train_check"}, {"dtype", "f32"}, {"loss", loss}, {"ce", terms.ce}, {"lb", terms.lb}});
       }
       if (decode_clips) {
-        p->model()->adapter_set()->set_collect_stats(false);
         for (const auto& pair : decode_pairs) {
-          decode::Generator generator(*p->llm(), DecodeOptions(*p, new_tokens));
+          const adapters::BoundAdapters hooks = p->model()->AdaptersFor(pair);
+          decode::Generator generator(*p->llm(), DecodeOptions(*p, &hooks, new_tokens));
           const DecodeRun run = DecodeClip(*p, generator, inputs.clips[0], pair);
           const std::string key = "ids_a" + std::to_string(pair.audio) + "_v" + std::to_string(pair.video);
           check[key] = run.ids;
@@ -468,9 +440,9 @@ int Main(int argc, char** argv) {
   // 3. The timed runs, in the compute dtype (decode first: training changes the trainable weights).
   auto p = BuildPipeline(s, device, dtype);
   if (decode_clips) {
-    p->model()->adapter_set()->set_collect_stats(false);  // decoding never needs router statistics
     auto time_decode = [&](const model::RatePair& pair, bool cuda_graphs, const char* variant) {
-      decode::Generator generator(*p->llm(), DecodeOptions(*p, new_tokens, cuda_graphs));  // cache kept
+      const adapters::BoundAdapters hooks = p->model()->AdaptersFor(pair);  // no router statistics: capturable
+      decode::Generator generator(*p->llm(), DecodeOptions(*p, &hooks, new_tokens, cuda_graphs));  // cache kept
       DecodeRun run;
       bench::ResetPeak(device);
       const double ms = bench::MedianMs(std::max<int64_t>(repeat / 2, 3), device,
@@ -492,7 +464,6 @@ int Main(int argc, char** argv) {
     for (const auto& pair : decode_pairs) time_decode(pair, true, nullptr);
     if (cli.GetFlag("--variants") && device.is_cuda())
       for (const auto& pair : decode_pairs) time_decode(pair, false, "eager decoding (no CUDA graph)");
-    p->model()->adapter_set()->set_collect_stats(true);
   }
   if (train) {
     p->SetTraining(true);
@@ -505,18 +476,18 @@ int Main(int argc, char** argv) {
     for (const auto& t : params) trainable += t.numel();
     // One step as the trainer takes it; `labelled_logits_only` false is the LM head on every position.
     auto time_step = [&](bool labelled_logits_only, const char* variant) {
-      LossTerms terms;
-      double loss_value = 0;
+      double tokens = 0, loss_value = 0;
       bench::ResetPeak(device);
       auto step = [&] {
         optimizer.zero_grad();
-        terms = LossTerms();
-        const at::Tensor loss = MatryoshkaLoss(*p, inputs, &terms, labelled_logits_only);
+        const train::MatryoshkaTerms m = BatchLoss(*p, inputs, labelled_logits_only);
+        const at::Tensor loss = m.loss;
         loss.backward();
-        terms.Read();
+        ReadTerms(m);
+        tokens = m.tokens;
         for (auto& t : params)
           if (!t.grad().defined()) t.mutable_grad() = at::zeros_like(t);
-        ClipGradients(params, clip);
+        train::ClipGradients(params, clip);
         optimizer.step();
         loss_value = loss.item<double>();
       };
@@ -527,10 +498,10 @@ int Main(int argc, char** argv) {
                              {"batch", s.batch},
                              {"seconds", s.seconds},
                              {"pairs", pairs.size()},
-                             {"llm_tokens", terms.tokens},
+                             {"llm_tokens", tokens},
                              {"trainable_params", trainable},
                              {"ms", ms},
-                             {"tokens_per_s", terms.tokens / (ms / 1000.0)},
+                             {"tokens_per_s", tokens / (ms / 1000.0)},
                              {"clips_per_s", static_cast<double>(s.batch) / (ms / 1000.0)},
                              {"peak_mb", bench::PeakMb(device)},
                              {"loss", loss_value}};
@@ -544,15 +515,11 @@ int Main(int argc, char** argv) {
       nlohmann::json line = {{"workload", "avsr_train_breakdown"}, {"dtype", DtypeName(dtype)}};
       {
         torch::NoGradGuard no_grad;
-        line["featurize_ms"] = bench::MedianMs(repeat, device, [&] { p->Featurize(inputs.clips, {}); });
+        line["featurize_ms"] = bench::MedianMs(repeat, device, [&] { data::Featurize(*p, inputs.clips); });
       }
-      line["featurize_forward_ms"] = bench::MedianMs(repeat, device, [&] {
-        LossTerms terms;
-        MatryoshkaLoss(*p, inputs, &terms, true);
-      });
+      line["featurize_forward_ms"] = bench::MedianMs(repeat, device, [&] { BatchLoss(*p, inputs, true); });
       line["featurize_forward_backward_ms"] = bench::MedianMs(repeat, device, [&] {
-        LossTerms terms;
-        MatryoshkaLoss(*p, inputs, &terms, true).backward();
+        BatchLoss(*p, inputs, true).loss.backward();
         optimizer.zero_grad();
       });
       Emit(line);

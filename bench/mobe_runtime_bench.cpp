@@ -4,18 +4,25 @@
 // memory, and forward ms per token count.
 //   mobe_runtime_bench [--experts 64 --hidden 1024 --intermediate 384 --rank 32 --bases 8 --top-k 8]
 //                      [--tokens 1,16,128] [--device cpu|cuda] [--dtype f32|bf16|auto] [--repeat 5]
+//   mobe_runtime_bench --fit-layer [--rank 64 --bases 8 --steps N --device cuda]: seconds to fit one such layer
 //   a Qwen3-30B-A3B layer: --experts 128 --hidden 2048 --intermediate 768 --rank 64 --bases 8 --top-k 8
 // The default is that layer at half width and half the experts, so a CPU run takes seconds. Factors are random
 // (the time does not depend on their values); routing is uniform random top-k, fixed by the seed.
 #include <ATen/ATen.h>
 
+#include <torch/cuda.h>
+
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "median_timing.h"
 #include "mome/compress/compressed_format.h"
+#include "mome/compress/mobe.h"
 #include "mome/core/cli.h"
 #include "mome/core/device.h"
 #include "mome/core/error.h"
@@ -41,6 +48,36 @@ compress::MobeFactors RandomFactors(int64_t n, int64_t p, int64_t d, int64_t r, 
   return f;
 }
 
+// --fit-layer: seconds to fit MoBE to one random Qwen3-30B-A3B layer (128 experts, gate and up each [768, 2048]),
+// both kinds, as mome_compress does per layer.
+int FitLayer(const CliParser& cli) {
+  const auto device = ParseDevice(cli.GetString("--device"));
+  compress::MobeOptions o;
+  o.rank = cli.GetInt("--rank");
+  o.bases = cli.GetInt("--bases");
+  o.steps = cli.GetInt("--steps");
+  o.lr = cli.GetDouble("--lr");
+  at::manual_seed(0);
+  // Qwen3-30B-A3B: 128 experts, moe_intermediate_size 768, hidden 2048; gate and up each [768, 2048].
+  auto w = at::randn({128, 768, 2048}, at::TensorOptions().device(device)) * 0.02;
+  for (int rep = 0; rep < 2; ++rep) {  // the first run includes warm-up (CUDA context, kernels); report both
+    const auto start = std::chrono::steady_clock::now();
+    for (int kind = 0; kind < 2; ++kind) compress::FitMobe(w, o, kind ? "up" : "gate");
+    if (device.is_cuda()) torch::cuda::synchronize();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cout << nlohmann::json{{"bench", "qwen3_30b_a3b_layer"},
+                                {"device", cli.GetString("--device")},
+                                {"rank", o.rank},
+                                {"bases", o.bases},
+                                {"steps", o.steps},
+                                {"warm", rep > 0},
+                                {"seconds_per_layer", s}}
+                     .dump()
+              << std::endl;
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   CliParser cli("mobe_runtime_bench", "Times a MoE layer run from MoBE factors: reconstruct at load vs per expert.");
   cli.AddOption("--experts", "N", "experts n", "64")
@@ -50,10 +87,14 @@ int Main(int argc, char** argv) {
       .AddOption("--bases", "M", "MoBE bases m", "8")
       .AddOption("--top-k", "K", "experts per token", "8")
       .AddOption("--tokens", "LIST", "tokens per forward (1 = one decode step)", "1,16,128")
-      .AddOption("--device", "cpu|cuda", "device", "cpu")
+      .AddDeviceOption()
       .AddOption("--dtype", "f32|bf16|auto", "compute dtype", "auto")
-      .AddOption("--repeat", "N", "timed runs per point (median reported)", "5");
+      .AddOption("--repeat", "N", "timed runs per point (median reported)", "5")
+      .AddFlag("--fit-layer", "instead: seconds to fit one Qwen3-30B-A3B layer (uses --rank, --bases, --steps, --lr)")
+      .AddOption("--steps", "N", "--fit-layer: Adam steps", "1000")
+      .AddOption("--lr", "X", "--fit-layer: Adam learning rate", "0.07");
   if (!cli.Parse(argc, argv)) return 0;
+  if (cli.GetFlag("--fit-layer")) return FitLayer(cli);
   const c10::Device device = ParseDevice(cli.GetString("--device"));
   const c10::ScalarType dtype = ParseDtype(cli.GetString("--dtype"), device);
   const int64_t n = cli.GetInt("--experts"), d = cli.GetInt("--hidden"), p = cli.GetInt("--intermediate");

@@ -39,7 +39,7 @@ int Main(int argc, char** argv) {
   CliParser cli("mome_bench", "Times Llama prefill and decoding (ms/token) with libmome.");
   cli.AddRequired("--model", "DIR", "HF Llama folder (with --random-init only config.json is read)")
       .AddFlag("--random-init", "random weights of the config's shapes instead of loading safetensors")
-      .AddOption("--device", "cpu|cuda", "device", "cpu")
+      .AddDeviceOption()
       .AddOption("--dtype", "f32|bf16|auto", "compute dtype", "auto")
       .AddOption("--prompt-len", "N", "prompt tokens", "300")
       .AddOption("--new-tokens", "N", "generated tokens per run", "32")

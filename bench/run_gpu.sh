@@ -116,8 +116,8 @@ print('converter round trip: max |diff| =', (a - b).abs().max().item())" || echo
 fi
 if want mobe; then
   echo "[${SECONDS}s] == MoBE, Qwen3-30B-A3B-shaped layer" | tee -a "$LOG"
-  MOBE=$(timeout 120 "$BUILD_DIR"/tools/mome_compress --bench-layer --rank 64 --bases 8 --steps 200 --device cuda \
-    2>>"$LOG" || echo "mome_compress --bench-layer did not finish within 120 s")
+  MOBE=$(timeout 120 "$BUILD_DIR"/bench/mobe_runtime_bench --fit-layer --rank 64 --bases 8 --steps 200 --device cuda \
+    2>>"$LOG" || echo "mobe_runtime_bench --fit-layer did not finish within 120 s")
   echo "$MOBE" | tee -a "$LOG"
   # The runtime's three ways to run a compressed MoE layer (reconstruct at load / per routed expert / factored).
   echo "[${SECONDS}s] == MoBE runtime, Qwen3-30B-A3B-shaped layer" | tee -a "$LOG"
@@ -178,7 +178,7 @@ section() {  # title, then the text of a section that ran
   want avhubert && section \
     "AV-HuBERT-Large visual encoder, 10 s (\`bench/avhubert_bench\` vs \`bench/reference/avhubert_reference.py\`)" \
     "$(printf '%s\n%s\nfp32 parity: %s\n%s' "$AVHUBERT" "$AVHUBERT_REF" "$AVH_F32" "$AVH_CONVERT")"
-  section "MoBE layer (\`mome_compress --bench-layer --rank 64 --bases 8 --steps 200 --device cuda\`)" "$MOBE"
+  section "MoBE layer (\`mobe_runtime_bench --fit-layer --rank 64 --bases 8 --steps 200 --device cuda\`)" "$MOBE"
   section "MoBE runtime, Qwen3-30B-A3B-shaped layer (\`bench/mobe_runtime_bench\`, bf16)" "${MOBE_RUNTIME:-}"
 } >> "$RESULT"
 if want avsr; then

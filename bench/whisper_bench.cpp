@@ -31,7 +31,7 @@ int Main(int argc, char** argv) {
   cli.AddOption("--config", "FILE", "Whisper config.json (with --random-init)", "")
       .AddFlag("--random-init", "random weights of --config's shapes instead of a checkpoint")
       .AddOption("--whisper", "DIR", "HF Whisper checkpoint folder", "")
-      .AddOption("--device", "cpu|cuda", "device for the encoder", "cpu")
+      .AddDeviceOption()
       .AddOption("--dtype", "f32|bf16|auto", "encoder compute dtype", "auto")
       .AddOption("--seconds", "S", "clip length for the true-length timing", "10")
       .AddOption("--repeat", "N", "timed runs (median reported)", "10")

@@ -11,10 +11,17 @@
 namespace mome {
 namespace {
 
+using adapters::AdapterKind;
 using adapters::AdapterOptions;
 using adapters::AdapterSet;
+using adapters::BoundAdapters;
+using adapters::kLoRAVariantNames;
+using adapters::kPlacementNames;
+using adapters::LoRAVariant;
 using adapters::MoMEAdapter;
 using adapters::MoMEOptions;
+using adapters::Placement;
+using adapters::RouterStats;
 
 MoMEOptions SmallMoME(int64_t scales) {
   MoMEOptions o;
@@ -212,32 +219,33 @@ class AdaptedLlama : public ::testing::Test {
 TEST_F(AdaptedLlama, ZeroInitialisedAdaptersLeaveTheFrozenModelUnchanged) {
   torch::NoGradGuard no_grad;
   const at::Tensor frozen = Logits(nullptr);
-  for (const char* placement : {"mhsa", "ffn", "layer"}) {
+  for (const Placement placement : {Placement::kMHSA, Placement::kFFN, Placement::kLayer}) {
     AdapterOptions o;
-    o.kind = "mome";
+    o.kind = AdapterKind::kMoME;
     o.placement = placement;
     o.num_scales = 2;
     o.mome.num_experts = 4;
     o.mome.top_k = {2};
     o.mome.bottleneck = 4;
     AdapterSet set(o, model_->config(), torch::TensorOptions());
-    EXPECT_TRUE(torch::equal(Logits(set.get()), frozen)) << placement;
+    const BoundAdapters hooks = set->At(1);
+    EXPECT_TRUE(torch::equal(Logits(&hooks), frozen)) << EnumName(kPlacementNames, placement);
   }
-  for (const char* variant : {"ms", "ss", "mss"}) {
+  for (const LoRAVariant variant : {LoRAVariant::kMS, LoRAVariant::kSS, LoRAVariant::kMSS}) {
     AdapterOptions o;
-    o.kind = "lora";
+    o.kind = AdapterKind::kLoRA;
     o.lora_variant = variant;
     o.lora_reduction = 16;
     o.num_scales = 2;
     AdapterSet set(o, model_->config(), torch::TensorOptions());
-    set->SetScale(1);
-    EXPECT_TRUE(torch::equal(Logits(set.get()), frozen)) << variant;
+    const BoundAdapters hooks = set->At(1);
+    EXPECT_TRUE(torch::equal(Logits(&hooks), frozen)) << EnumName(kLoRAVariantNames, variant);
   }
 }
 
 TEST_F(AdaptedLlama, GradientsReachOnlyTheAdaptersAndFrozenWeightsStayBitIdentical) {
   AdapterOptions o;
-  o.kind = "mome";
+  o.kind = AdapterKind::kMoME;
   o.mome.num_experts = 4;
   o.mome.top_k = {2};
   AdapterSet set(o, model_->config(), torch::TensorOptions());
@@ -246,10 +254,10 @@ TEST_F(AdaptedLlama, GradientsReachOnlyTheAdaptersAndFrozenWeightsStayBitIdentic
   torch::optim::Adam optimiser(set->parameters(), torch::optim::AdamOptions(1e-2));
   for (int step = 0; step < 2; ++step) {  // the second step moves the routers too (up weights are no longer 0)
     std::vector<at::Tensor> layer_outputs;
-    set->ClearStats();
-    const at::Tensor logits = Logits(set.get(), &layer_outputs);
-    const at::Tensor loss = train::CrossEntropy(logits, ids_.roll(-1, 1)) +
-                            0.01 * train::LoadBalancingLoss(set->router_stats()) +
+    std::vector<RouterStats> stats;
+    const BoundAdapters hooks = set->At(0, &stats);
+    const at::Tensor logits = Logits(&hooks, &layer_outputs);
+    const at::Tensor loss = train::CrossEntropy(logits, ids_.roll(-1, 1)) + 0.01 * train::LoadBalancingLoss(stats) +
                             train::DecorrelationLoss(layer_outputs, torch::zeros({2}, torch::kLong),
                                                      torch::ones({2, 9}, torch::kBool), 1.0);
     optimiser.zero_grad();
@@ -268,14 +276,15 @@ TEST_F(AdaptedLlama, GradientsReachOnlyTheAdaptersAndFrozenWeightsStayBitIdentic
 TEST_F(AdaptedLlama, BatchedRowsDoNotSeeEachOther) {
   torch::NoGradGuard no_grad;
   AdapterOptions o;
-  o.kind = "mome";
+  o.kind = AdapterKind::kMoME;
   o.mome.num_experts = 4;
   o.mome.top_k = {2};
   AdapterSet set(o, model_->config(), torch::TensorOptions());
   for (auto& p : set->parameters()) p.normal_(0, 0.1);
-  const at::Tensor both = Logits(set.get());
+  const BoundAdapters hooks = set->At(0);
+  const at::Tensor both = Logits(&hooks);
   const at::Tensor alone = model_->forward(model_->model->Embed(ids_.narrow(0, 0, 1)), positions_.narrow(0, 0, 1), {},
-                                           nullptr, llm::ForwardExtras{set.get(), nullptr});
+                                           nullptr, llm::ForwardExtras{&hooks, nullptr});
   EXPECT_TRUE(torch::allclose(both.narrow(0, 0, 1), alone, 1e-4, 1e-5));
 }
 
@@ -296,7 +305,7 @@ llm::LlamaConfig Llama32_3B() {
 TEST(AdapterBudgets, MatchThePaper) {
   const auto meta = torch::TensorOptions().device(torch::kMeta);
   AdapterOptions mome;
-  mome.kind = "mome";
+  mome.kind = AdapterKind::kMoME;
   mome.num_scales = 4;
   mome.mome.num_experts = 23;
   mome.mome.top_k = {4};
@@ -304,12 +313,12 @@ TEST(AdapterBudgets, MatchThePaper) {
   mome.mome.bottleneck = 12;
   EXPECT_NEAR(AdapterSet(mome, Llama32_3B(), meta)->ActiveParameters(0) / 1e6, 12.7, 0.1);
   AdapterOptions lora;
-  lora.kind = "lora";
+  lora.kind = AdapterKind::kLoRA;
   lora.num_scales = 4;
   lora.lora_reduction = 32;
-  lora.lora_variant = "ss";
+  lora.lora_variant = LoRAVariant::kSS;
   EXPECT_NEAR(AdapterSet(lora, Llama32_3B(), meta)->ActiveParameters(0) / 1e6, 27.5, 0.1);
-  lora.lora_variant = "mss";
+  lora.lora_variant = LoRAVariant::kMSS;
   EXPECT_NEAR(AdapterSet(lora, Llama32_3B(), meta)->ActiveParameters(0) / 1e6, 55.0, 0.1);
 }
 

@@ -22,7 +22,7 @@ class AvsrModel : public ::testing::Test {
     o.audio_dim = 12;
     o.video_dim = 10;
     o.projector_hidden = 32;
-    o.adapters.kind = "mome";
+    o.adapters.kind = adapters::AdapterKind::kMoME;
     o.adapters.mome.num_experts = 4;
     o.adapters.mome.top_k = {2};
     o.adapters.mome.bottleneck = 4;
@@ -118,7 +118,8 @@ namespace {
 
 TEST(Compressor, AvgPoolAndStackDropTheRemainder) {
   const at::Tensor x = torch::arange(14, torch::kFloat).view({1, 7, 2});  // frames (0,1) (2,3) ... (12,13)
-  const auto pooled = matryoshka::Compress(x, torch::tensor({7}, torch::kLong), 3, matryoshka::CompressionMode::kAvgPool);
+  const auto pooled =
+      matryoshka::Compress(x, torch::tensor({7}, torch::kLong), 3, matryoshka::CompressionMode::kAvgPool);
   EXPECT_TRUE(torch::equal(pooled.features, torch::tensor({{{2.f, 3.f}, {8.f, 9.f}}})));
   EXPECT_EQ(pooled.lengths.item<int64_t>(), 2);
   const auto stacked = matryoshka::Compress(x, {}, 2, matryoshka::CompressionMode::kStack);

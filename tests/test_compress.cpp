@@ -284,6 +284,16 @@ TEST(Compress, CliBadInputsGiveOneLineErrors) {
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
     EXPECT_EQ(testing::CountLines(r.err), 1) << r.err;
   }
+  // An output that is the input is refused before anything is written; the input stays as it was.
+  const std::string before = testing::ReadFile(input);
+  for (const char* flag : {"--out ", "--dense-out ", "--report "}) {
+    const std::string out = std::string(flag) == "--out " ? "" : "--out " + ::testing::TempDir() + "/x.safetensors ";
+    const auto r = testing::RunCommand(std::string(MOME_COMPRESS_BIN) + " --input " + input +
+                                       " --arch qwen3_moe --rank 2 --bases 2 --layers 1 " + out + flag + input);
+    EXPECT_EQ(r.exit_code, 1) << flag;
+    EXPECT_NE(r.err.find("one of the input files"), std::string::npos) << flag << r.err;
+    EXPECT_EQ(testing::ReadFile(input), before) << flag;
+  }
 }
 
 TEST(Compress, TruncatedSvdFromGramMatrixAgreesWithDirectSvd) {
@@ -328,7 +338,7 @@ adapters::AdapterSet MakeMomeAdapters() {
   llm.num_key_value_heads = 2;
   llm.head_dim = 8;
   adapters::AdapterOptions options;
-  options.kind = "mome";
+  options.kind = adapters::AdapterKind::kMoME;
   options.layers = {0, 2};
   options.mome.num_experts = 6;
   options.mome.num_shared = 1;

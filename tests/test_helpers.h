@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -50,7 +51,15 @@ inline CommandResult RunCommand(const std::string& command) {
   return result;
 }
 
-inline void RemoveTree(const std::string& path) { ::mome::RemoveTree(path); }
+inline void RemoveTree(const std::string& path) {
+  ::mome::RemoveTree(path);
+}
+
+// The whole file ("" when it cannot be read).
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 inline int CountLines(const std::string& text) {
   int lines = 0;

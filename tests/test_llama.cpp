@@ -4,7 +4,11 @@
 // so 1e-4 leaves room for other BLAS builds while still catching any real numeric mistake (a wrong rope
 // frequency or norm epsilon moves logits by >1e-2).
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
+#include <atomic>
+#include <functional>
+#include <thread>
 
 #include "mome/core/error.h"
 #include "mome/decode/generate.h"
@@ -126,6 +130,28 @@ TEST_P(LlamaParity, GeneratorReusedAcrossBatchesGivesTheSameIds) {
       for (size_t i = 0; i < prompts.size(); ++i)
         EXPECT_EQ(generator.GenerateFromIds({prompts[i]})[0].ids, singles[i]) << "beams " << beams << " prompt " << i;
   }
+}
+
+TEST_P(LlamaParity, ConcurrentGenerationFromTwoThreadsEqualsSequential) {
+  // One loaded model, a Generator per thread (the per-request state): greedy in one thread and beam 3 in the
+  // other, each over every prompt, repeated; results equal the fixture's HF ids.
+  const auto prompts = Ids(expected_["prompts"]);
+  const auto greedy = Ids(expected_["greedy_single"]);
+  std::vector<std::vector<int64_t>> beam3(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) beam3[i] = Generate({prompts[i]}, 3)[0];
+  std::atomic<int> mismatches{0};
+  auto worker = [&](int64_t beams, const std::vector<std::vector<int64_t>>& want) {
+    decode::GenerateOptions options = OptionsOf(expected_);
+    options.beam_size = beams;
+    decode::Generator generator(*model_, options);
+    for (int round = 0; round < 3; ++round)
+      for (size_t i = 0; i < prompts.size(); ++i)
+        if (generator.GenerateFromIds({prompts[i]})[0].ids != want[i]) ++mismatches;
+  };
+  std::thread a(worker, 1, std::cref(greedy)), b(worker, 3, std::cref(beam3));
+  a.join();
+  b.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, LlamaParity, ::testing::ValuesIn(kCases));

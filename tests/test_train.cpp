@@ -6,12 +6,14 @@
 #include <filesystem>
 
 #include "mome/core/error.h"
+#include "mome/io/checkpoint.h"
 #include "mome/llm/llama_loader.h"
 #include "mome/model/avsr_model.h"
-#include "mome/train/checkpoint.h"
 #include "mome/train/fused_adamw.h"
 #include "mome/train/losses.h"
+#include "mome/train/matryoshka_loss.h"
 #include "mome/train/schedule.h"
+#include "mome/train/training_state.h"
 #include "test_helpers.h"
 
 namespace mome {
@@ -74,7 +76,7 @@ class TinyTraining : public ::testing::Test {
     o.audio_dim = 12;
     o.video_dim = 10;
     o.projector_hidden = 32;
-    o.adapters.kind = "mome";
+    o.adapters.kind = adapters::AdapterKind::kMoME;
     o.adapters.mome.num_experts = 4;
     o.adapters.mome.top_k = {2};
     o.adapters.mome.bottleneck = 4;
@@ -93,14 +95,9 @@ class TinyTraining : public ::testing::Test {
   double Step(model::AVSRModel& m, torch::optim::AdamW& opt, const train::CosineSchedule& schedule, int64_t step) {
     for (auto& group : opt.param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(schedule.LearningRate(step));
-    std::vector<at::Tensor> losses;
-    for (const auto& pair : m->rate_pairs()) {
-      m->adapter_set()->ClearStats();
-      const auto out = m->Forward(inputs_, pair, false);
-      losses.push_back(train::CrossEntropy(out.logits, out.prompt.labels) +
-                       0.01 * train::LoadBalancingLoss(m->adapter_set()->router_stats()));
-    }
-    const at::Tensor loss = train::MatryoshkaMean(losses);
+    model::LossSection weights;
+    weights.load_balancing = 0.01;
+    const at::Tensor loss = train::MatryoshkaLoss(*m, inputs_, m->rate_pairs(), weights).loss;
     opt.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(m->parameters(), 10.0);
@@ -129,10 +126,10 @@ TEST_F(TinyTraining, CheckpointResumesExactlyAndRefusesAnotherBase) {
   testing::RemoveTree(dir);
   auto a = MakeModel();
   torch::optim::AdamW opt_a(a->parameters(), Recipe());
-  const std::string fingerprint = train::BaseFingerprint(*a->llm());
+  const std::string fingerprint = io::BaseFingerprint(*a->llm());
   std::vector<double> uninterrupted;
   for (int64_t s = 0; s < 10; ++s) {
-    if (s == 5) train::SaveCheckpoint(dir, *a, opt_a, {"config: x", fingerprint, s, {{"sampler", "0:5"}}});
+    if (s == 5) io::SaveCheckpoint(dir, *a, opt_a, {"config: x", fingerprint, s, {{"sampler", "0:5"}}});
     uninterrupted.push_back(Step(a, opt_a, schedule, s));
   }
   auto b = MakeModel();
@@ -141,16 +138,36 @@ TEST_F(TinyTraining, CheckpointResumesExactlyAndRefusesAnotherBase) {
     for (auto& p : b->parameters()) p.normal_();  // nothing of b's own initialisation may survive the load
   }
   torch::optim::AdamW opt_b(b->parameters(), Recipe());
-  const auto info = train::LoadCheckpoint(dir, *b, opt_b, train::BaseFingerprint(*b->llm()));
+  const auto info = io::LoadCheckpoint(dir, *b, opt_b, io::BaseFingerprint(*b->llm()));
   EXPECT_EQ(info.step, 5);
   EXPECT_EQ(info.extra.at("sampler"), "0:5");
   for (int64_t s = 5; s < 10; ++s) EXPECT_EQ(Step(b, opt_b, schedule, s), uninterrupted[s]) << "step " << s;
   EXPECT_FALSE(std::filesystem::exists(dir + ".tmp." + std::to_string(getpid())));
 
   auto other = llm::LoadLlama(testing::DataPath("llama/linear_rope_headdim_bias_f16"), torch::kCPU, torch::kFloat);
-  EXPECT_NE(train::BaseFingerprint(*other), fingerprint);
-  EXPECT_THROW(train::LoadCheckpoint(dir, *b, opt_b, train::BaseFingerprint(*other)), Error);
-  EXPECT_THROW(train::LoadCheckpoint(dir + "_missing", *b, opt_b, ""), Error);
+  EXPECT_NE(io::BaseFingerprint(*other), fingerprint);
+  EXPECT_THROW(io::LoadCheckpoint(dir, *b, opt_b, io::BaseFingerprint(*other)), Error);
+  EXPECT_THROW(io::LoadCheckpoint(dir + "_missing", *b, opt_b, ""), Error);
+}
+
+TEST(TrainingState, RoundTripsThroughCheckpointFieldsAndRefusesMalformedOnes) {
+  io::CheckpointInfo info;
+  train::StoreTrainingState({12, {3, 40}, 7.25}, &info);
+  const train::TrainingState back = train::ReadTrainingState(info, "ckpt");
+  EXPECT_EQ(back.step, 12);
+  EXPECT_EQ(back.sampler.epoch, 3);
+  EXPECT_EQ(back.sampler.batch, 40);
+  EXPECT_DOUBLE_EQ(back.best_wer, 7.25);
+  io::CheckpointInfo legacy;  // the first format: "EPOCH:BATCH" in one field
+  legacy.extra["sampler"] = "2:9";
+  EXPECT_EQ(train::ReadTrainingState(legacy, "ckpt").sampler.batch, 9);
+  for (const char* bad : {"2:", "x:1", "1:2:3", "-1:4", "5"}) {
+    legacy.extra["sampler"] = bad;
+    EXPECT_THROW(train::ReadTrainingState(legacy, "ckpt"), Error) << bad;
+  }
+  info.extra["sampler_batch"] = "40junk";
+  EXPECT_THROW(train::ReadTrainingState(info, "ckpt"), Error);
+  EXPECT_THROW(train::ReadTrainingState(io::CheckpointInfo{}, "ckpt"), Error);
 }
 
 }  // namespace

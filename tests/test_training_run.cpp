@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "mome/data/prepared.h"
+#include "mome/io/checkpoint.h"
 #include "mome/io/safetensors.h"
 #include "mome/train/distributed.h"
 #include "mome/train/trainer.h"
@@ -226,14 +227,24 @@ TEST_F(TrainingRun, TwoGlooProcessesMatchOneProcessWithTheSameGlobalBatch) {
 // match. With a negligible learning rate (1e-30: it must be positive) the parameters it took come out unchanged.
 TEST_F(TrainingRun, InitFromCopiesTheTensorsTwoRunsShare) {
   ASSERT_EQ(Train(root_ + "/first", "--set train.max_steps=2 --set train.val_data=").exit_code, 0);
+  {  // a fresh run into a folder that holds one is refused, and nothing of the old run changes
+    const std::string metrics_before = testing::ReadFile(root_ + "/first/metrics.jsonl");
+    const std::string config_before = testing::ReadFile(root_ + "/first/config.yaml");
+    const auto again = Train(root_ + "/first", "--set train.max_steps=3 --set train.val_data=");
+    EXPECT_EQ(again.exit_code, 1);
+    EXPECT_EQ(testing::CountLines(again.err), 1) << again.err;
+    EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+    EXPECT_EQ(testing::ReadFile(root_ + "/first/metrics.jsonl"), metrics_before);
+    EXPECT_EQ(testing::ReadFile(root_ + "/first/config.yaml"), config_before);
+  }
   const auto second = Train(root_ + "/second",
                             "--set train.max_steps=1 --set train.val_data= --set train.lr=1e-30 "
                             "--set train.min_lr=0 --set train.init_from=" +
                                 root_ + "/first");
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_NE(second.err.find("initialised"), std::string::npos) << second.err;
-  const auto a = io::SafetensorsFile::Open(train::LatestCheckpoint(root_ + "/first") + "/trainable.safetensors");
-  const auto b = io::SafetensorsFile::Open(train::LatestCheckpoint(root_ + "/second") + "/trainable.safetensors");
+  const auto a = io::SafetensorsFile::Open(io::LatestCheckpoint(root_ + "/first") + "/trainable.safetensors");
+  const auto b = io::SafetensorsFile::Open(io::LatestCheckpoint(root_ + "/second") + "/trainable.safetensors");
   int64_t compared = 0;
   for (const auto& name : a->Names()) {
     if (name.find("running_") != std::string::npos || name.find("num_batches") != std::string::npos) continue;

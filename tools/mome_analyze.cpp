@@ -16,11 +16,13 @@
 #include "mome/core/error.h"
 #include "mome/data/clip_source.h"
 #include "mome/data/corpus.h"
+#include "mome/data/featurizer.h"
 #include "mome/data/prepared.h"
 #include "mome/llm/llama_loader.h"
+#include "mome/model/trained_model.h"
 #include "mome/text/tokenizer.h"
-#include "mome/train/trained_model.h"
 #include "tool_main.h"
+#include "tool_options.h"
 
 namespace mome {
 namespace {
@@ -57,55 +59,30 @@ Analysed AnalyzeIds(const std::string& model_dir, const CliParser& cli, c10::Dev
 }
 
 Analysed AnalyzeClip(const std::string& model_dir, const CliParser& cli, c10::Device device) {
-  auto trained = train::LoadTrainedModel(model_dir, device, at::kFloat);
+  auto trained = model::LoadTrainedModel(model_dir, device, at::kFloat);
   auto& pipeline = *trained.pipeline;
-  const std::string modality = pipeline.config().model.modality;
-  MOME_CHECK(!cli.Has("--modality") || cli.GetString("--modality") == modality, ErrorCode::kInvalidArgument,
-             "--modality ", cli.GetString("--modality"), ": the checkpoint was trained for ", modality);
-  data::PreparedClip clip;
+  tools::ModalityFrom(cli, pipeline, trained.dir);  // a --modality other than the checkpoint's is refused
+  const data::ClipSet clips = tools::OpenClipSet(cli);
   const int64_t index = cli.GetInt("--index");
-  if (cli.Has("--prepared")) {
-    const auto corpus = data::PreparedCorpus::Open(cli.GetString("--prepared"));
-    MOME_CHECK(index >= 0 && index < static_cast<int64_t>(corpus.size()), ErrorCode::kInvalidArgument, "--index ",
-               index, " outside the corpus of ", corpus.size(), " clips");
-    clip = corpus.Load(static_cast<size_t>(index));
-  } else {
-    data::CorpusItem item;
-    if (cli.Has("--data")) {
-      const fs::path dir = cli.GetString("--data");
-      const fs::path clean = dir.filename().empty() ? dir.parent_path() : dir;  // "split/" names the split too
-      const auto listing = data::ListLrs3(clean.parent_path().string(), clean.filename().string());
-      MOME_CHECK(index >= 0 && index < static_cast<int64_t>(listing.items.size()), ErrorCode::kInvalidArgument,
-                 "--index ", index, " outside the ", listing.items.size(), " clips of ", cli.GetString("--data"));
-      item = listing.items[static_cast<size_t>(index)];
-    } else {
-      MOME_CHECK(cli.Positionals().size() == 1, ErrorCode::kInvalidArgument,
-                 "give one of --ids, --text, --prepared DIR, --data DIR or one clip file");
-      item = data::ItemForFile(cli.Positionals()[0]);
-    }
-    data::ClipSourceOptions source;  // mouth crops as prepared (--roi precropped)
-    source.audio = modality != "vsr";
-    source.video = modality != "asr";
-    clip = data::LoadClip(item, source);
-  }
-  const auto& pairs = pipeline.model()->rate_pairs();
-  model::RatePair pair = pairs.front();
-  if (cli.Has("--audio-rate")) pair.audio = cli.GetInt("--audio-rate");
-  if (cli.Has("--video-rate")) pair.video = cli.GetInt("--video-rate");
-  const int64_t scale = pipeline.model()->ScaleOf(pair);  // refuses an untrained pair, listing the trained ones
+  MOME_CHECK(index >= 0 && index < static_cast<int64_t>(clips.size()), ErrorCode::kInvalidArgument, "--index ", index,
+             " outside the ", clips.size(), " clips given");
+  data::ClipSourceOptions source;  // mouth crops as prepared (--roi precropped)
+  source.audio = pipeline.uses_audio();
+  source.video = pipeline.uses_video();
+  const data::PreparedClip clip = clips.Load(static_cast<size_t>(index), source);
+  const model::RatePair pair = tools::RatePairFrom(cli, *pipeline.model());
+  const adapters::BoundAdapters hooks = pipeline.model()->AdaptersFor(pair);
 
   torch::NoGradGuard no_grad;
   pipeline.SetTraining(false);
-  model::FeaturizeOptions fo;
+  data::FeaturizeOptions fo;
   fo.with_transcripts = !clip.text.empty();
-  const model::ModelInputs inputs = pipeline.Featurize({clip}, fo);
+  const model::ModelInputs inputs = data::Featurize(pipeline, {clip}, fo);
   const model::PromptBatch prompt =
       pipeline.model()->BuildPrompt(inputs, pair, model::PaddingSide::kRight, fo.with_transcripts);
-  auto& adapters = pipeline.model()->adapter_set();
-  adapters->SetScale(scale);
   Analysed a;
   pipeline.llm()->forward(prompt.embeds, prompt.positions, prompt.valid, nullptr,
-                          {adapters.get(), &a.trace.layer_outputs, &a.trace.attention_probs, &a.trace.mlp_outputs});
+                          {&hooks, &a.trace.layer_outputs, &a.trace.attention_probs, &a.trace.mlp_outputs});
   const int64_t length = prompt.valid[0].sum().item<int64_t>();
   std::vector<std::string> roles;
   for (int64_t t = 0; t < length; ++t)
@@ -121,19 +98,16 @@ int Main(int argc, char** argv) {
   cli.AddRequired("--model", "DIR", "an HF Llama folder, or a trained libmome run/checkpoint")
       .AddOption("--ids", "1,2,3", "token ids (LLM folder)")
       .AddOption("--text", "STR", "text, tokenised with BOS (LLM folder)")
-      .AddOption("--prepared", "DIR", "prepared corpus (trained checkpoint)")
-      .AddOption("--data", "DIR", "LRS3-layout split folder (trained checkpoint)")
-      .AddOption("--index", "N", "which clip of --prepared / --data", "0")
-      .AddOption("--modality", "M", "asr | vsr | avsr (must be the checkpoint's)")
-      .AddOption("--audio-rate", "K", "audio rate (default: the checkpoint's first pair)")
-      .AddOption("--video-rate", "K", "video rate (default: the checkpoint's first pair)")
+      .AddOption("--index", "N", "which of the clips given (trained checkpoint)", "0")
       .AddOption("--heatmap-layers", "LIST", "layers (1-based) whose attention maps are drawn; default first, last")
-      .AddOption("--device", "D", "cpu | cuda", "cpu")
-      .AddRequired("--out", "DIR", "output folder: report.json and PNG figures")
-      .AllowPositionals("CLIP", "a media file (trained checkpoint)");
+      .AddRequired("--out", "DIR", "output folder: report.json and PNG figures");
+  tools::AddClipSourceOptions(cli);  // the clip to analyse (trained checkpoint)
+  tools::AddModalityOption(cli);
+  tools::AddRatePairOptions(cli);
+  tools::AddDeviceOption(cli);
   if (!cli.Parse(argc, argv)) return 0;
   const std::string model_dir = cli.GetString("--model"), out = cli.GetString("--out");
-  const c10::Device device = ParseDevice(cli.GetString("--device"));
+  const c10::Device device = tools::DeviceFrom(cli);
   MOME_CHECK(fs::exists(model_dir), ErrorCode::kNotFound, model_dir, ": no such model folder");
   const bool llm_folder = fs::exists(fs::path(model_dir) / "config.json");
   Analysed a = llm_folder ? AnalyzeIds(model_dir, cli, device) : AnalyzeClip(model_dir, cli, device);

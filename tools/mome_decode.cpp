@@ -1,5 +1,5 @@
 // mome_decode: transcribes clips with a trained checkpoint at a chosen (audio rate, video rate) pair.
-//   mome_decode --model DIR (--data DIR | --manifest FILE | --prepared DIR | CLIP ...) --modality asr|vsr|avsr
+//   mome_decode --model DIR (--data DIR [--split S] | --manifest FILE | --prepared DIR | CLIP ...) [--modality M]
 //               [--audio-rate K] [--video-rate K] [--beam-size N] [--max-new-tokens N] [--batch-size N]
 //               [--device cpu|cuda] [--snr DB [--noise FILE]] [--snr-sweep] [--output FILE.jsonl]
 // One JSON line per clip on stdout (or --output); a summary (WER, RTF, tokens/s, latency) on stderr; sclite trn
@@ -17,6 +17,7 @@
 #include "mome/core/cli.h"
 #include "mome/core/device.h"
 #include "mome/core/error.h"
+#include "mome/core/gnuplot.h"
 #include "mome/core/log.h"
 #include "mome/core/progress.h"
 #include "mome/data/clip_source.h"
@@ -26,51 +27,15 @@
 #include "mome/decode/transcribe.h"
 #include "mome/eval/wer.h"
 #include "mome/io/media.h"
-#include "mome/train/plots.h"
-#include "mome/train/trained_model.h"
+#include "mome/model/trained_model.h"
 #include "tool_main.h"
+#include "tool_options.h"
 
 namespace mome {
 namespace {
 namespace fs = std::filesystem;
 
-// Where clips come from: a prepared corpus (already decoded) or a list of media files.
-struct ClipSet {
-  std::unique_ptr<data::PreparedCorpus> prepared;
-  std::vector<data::CorpusItem> items;
-  std::vector<data::Problem> problems;
-  size_t size() const { return prepared ? prepared->size() : items.size(); }
-  std::string key(size_t i) const { return prepared ? prepared->entry(i).key : items[i].key; }
-  data::PreparedClip Load(size_t i, const data::ClipSourceOptions& o) const {
-    return prepared ? prepared->Load(i) : data::LoadClip(items[i], o);
-  }
-};
-
-ClipSet OpenClips(const CliParser& cli) {
-  ClipSet set;
-  int sources = cli.Has("--data") + cli.Has("--manifest") + cli.Has("--prepared") + !cli.Positionals().empty();
-  MOME_CHECK(sources == 1, ErrorCode::kInvalidArgument,
-             "give exactly one of --data DIR, --manifest FILE, --prepared DIR or clip files");
-  if (cli.Has("--prepared")) {
-    set.prepared = std::make_unique<data::PreparedCorpus>(data::PreparedCorpus::Open(cli.GetString("--prepared")));
-    return set;
-  }
-  data::CorpusListing listing;
-  if (cli.Has("--data")) {
-    // An LRS3-layout folder: DIR/SPEAKER/CLIP.mp4 (+ .txt), keys DIRNAME/SPEAKER/CLIP.
-    const fs::path dir = fs::path(cli.GetString("--data")).lexically_normal();
-    const fs::path clean = dir.filename().empty() ? dir.parent_path() : dir;
-    MOME_CHECK(fs::is_directory(clean), ErrorCode::kNotFound, clean.string(), ": no such folder");
-    listing = data::ListLrs3(clean.parent_path().string(), clean.filename().string());
-  } else if (cli.Has("--manifest")) {
-    listing = data::ListManifest(cli.GetString("--manifest"));
-  } else {
-    for (const auto& path : cli.Positionals()) listing.items.push_back(data::ItemForFile(path));
-  }
-  set.items = std::move(listing.items);
-  set.problems = std::move(listing.problems);
-  return set;
-}
+using data::ClipSet;
 
 struct DecodeStats {
   eval::EditCounts counts;
@@ -88,20 +53,13 @@ double Percentile(std::vector<double> v, double q) {
 
 class Decoder {
  public:
-  Decoder(const CliParser& cli, train::TrainedModel& model, const ClipSet& clips)
-      : model_(model), clips_(clips), batch_size_(std::max<int64_t>(1, cli.GetInt("--batch-size"))) {
-    auto& pipeline = *model.pipeline;
-    const std::string modality = cli.GetString("--modality");
-    MOME_CHECK(modality == "asr" || modality == "vsr" || modality == "avsr", ErrorCode::kInvalidArgument,
-               "--modality '", modality, "' is not one of asr, vsr, avsr");
-    MOME_CHECK(modality == pipeline.config().model.modality, ErrorCode::kInvalidArgument, "--modality ", modality,
-               ": the checkpoint ", model.dir, " was trained for ", pipeline.config().model.modality);
-    modality_ = modality;
-    const auto& pairs = pipeline.model()->rate_pairs();
-    pair_ = pairs.front();  // the checkpoint's default: its first (finest) pair
-    if (cli.Has("--audio-rate")) pair_.audio = cli.GetInt("--audio-rate");
-    if (cli.Has("--video-rate")) pair_.video = cli.GetInt("--video-rate");
-    pipeline.model()->ScaleOf(pair_);  // refuses an untrained pair, listing the trained ones
+  Decoder(const CliParser& cli, model::TrainedModel& model, const ClipSet& clips)
+      : model_(model), clips_(clips), batch_size_(static_cast<size_t>(cli.GetInt("--batch-size"))) {
+    const auto& pipeline = *model.pipeline;
+    MOME_CHECK(batch_size_ >= 1 && batch_size_ <= 4096, ErrorCode::kInvalidArgument,
+               "--batch-size must be in [1, 4096], got ", cli.GetInt("--batch-size"));
+    modality_ = tools::ModalityFrom(cli, pipeline, model.dir);
+    pair_ = tools::RatePairFrom(cli, *pipeline.model());
     source_.audio = pipeline.uses_audio();
     source_.video = pipeline.uses_video();
     source_.roi.mode = cli.GetString("--roi");
@@ -131,8 +89,7 @@ class Decoder {
           batch.push_back(clips_.Load(i, source_));
         } catch (const std::exception& e) {
           ++stats.errors;
-          if (out)
-            *out << nlohmann::json{{"key", clips_.key(i)}, {"error", tools::FirstLine(e.what())}}.dump() << '\n';
+          if (out) *out << nlohmann::json{{"key", clips_.key(i)}, {"error", tools::FirstLine(e.what())}}.dump() << '\n';
         }
       }
       if (!std::isnan(snr_db)) AddNoise(&batch, snr_db, rng, &babble_pool);
@@ -149,9 +106,15 @@ class Decoder {
           if (!r.ref.empty()) (*refs)[r.key] = r.ref;
           (*hyps)[r.key] = r.text;
           if (out) {
-            nlohmann::json j = {{"key", r.key}, {"text", r.text}, {"ids", r.ids}, {"logprobs", r.logprobs},
-                                {"modality", modality_}, {"audio_rate", pair_.audio}, {"video_rate", pair_.video},
-                                {"audio_seconds", r.audio_seconds}, {"decode_ms", ms / results.size()}};
+            nlohmann::json j = {{"key", r.key},
+                                {"text", r.text},
+                                {"ids", r.ids},
+                                {"logprobs", r.logprobs},
+                                {"modality", modality_},
+                                {"audio_rate", pair_.audio},
+                                {"video_rate", pair_.video},
+                                {"audio_seconds", r.audio_seconds},
+                                {"decode_ms", ms / results.size()}};
             if (!r.ref.empty()) j["ref"] = r.ref;
             if (!std::isnan(snr_db)) j["snr_db"] = snr_db;
             *out << j.dump() << '\n';
@@ -195,7 +158,7 @@ class Decoder {
     }
   }
 
-  train::TrainedModel& model_;
+  model::TrainedModel& model_;
   const ClipSet& clips_;
   size_t batch_size_;
   std::string modality_;
@@ -214,10 +177,10 @@ void WriteTrn(const std::string& path, const std::map<std::string, std::string>&
 void PrintSummary(const DecodeStats& s, const std::string& label) {
   std::fprintf(stderr, "%s", label.c_str());
   if (s.scored)
-    std::fprintf(stderr, "WER %.2f%% (%lld errors / %lld words: sub %lld del %lld ins %lld) | ",
-                 s.counts.wer_percent(), static_cast<long long>(s.counts.errors()),
-                 static_cast<long long>(s.counts.words), static_cast<long long>(s.counts.sub),
-                 static_cast<long long>(s.counts.del), static_cast<long long>(s.counts.ins));
+    std::fprintf(stderr, "WER %.2f%% (%lld errors / %lld words: sub %lld del %lld ins %lld) | ", s.counts.wer_percent(),
+                 static_cast<long long>(s.counts.errors()), static_cast<long long>(s.counts.words),
+                 static_cast<long long>(s.counts.sub), static_cast<long long>(s.counts.del),
+                 static_cast<long long>(s.counts.ins));
   std::fprintf(stderr, "%lld clips, %lld unreadable | RTF %.4f | %.1f tokens/s | latency p50 %.1f ms p90 %.1f ms\n",
                static_cast<long long>(s.clips), static_cast<long long>(s.errors),
                s.audio_seconds > 0 ? s.decode_seconds / s.audio_seconds : 0.0,
@@ -227,28 +190,26 @@ void PrintSummary(const DecodeStats& s, const std::string& label) {
 
 int Main(int argc, char** argv) {
   CliParser cli("mome_decode", "Transcribes clips with a trained libmome checkpoint and scores them.");
-  cli.AddRequired("--model", "DIR", "checkpoint folder or run folder (mome_train --out)")
-      .AddOption("--data", "DIR", "LRS3-layout folder: SPEAKER/CLIP.mp4 with CLIP.txt references")
-      .AddOption("--manifest", "FILE", "JSONL manifest: key, video and/or audio, text")
-      .AddOption("--prepared", "DIR", "prepared corpus (mome_prepare --out)")
-      .AddRequired("--modality", "M", "asr | vsr | avsr (must be the checkpoint's)")
-      .AddOption("--audio-rate", "K", "audio compression rate (default: the checkpoint's first)")
-      .AddOption("--video-rate", "K", "video compression rate (default: the checkpoint's first)")
-      .AddOption("--beam-size", "N", "beam width (1 = greedy)", "15")
+  cli.AddRequired("--model", "DIR", "checkpoint folder or run folder (mome_train --out)");
+  tools::AddClipSourceOptions(cli);
+  tools::AddModalityOption(cli);
+  tools::AddRatePairOptions(cli);
+  tools::AddDeviceOption(cli);
+  cli.AddOption("--beam-size", "N", "beam width (1 = greedy)", "15")
       .AddOption("--max-new-tokens", "N", "generated tokens per clip at most", "32")
       .AddOption("--batch-size", "N", "clips decoded together (results do not depend on it)", "8")
-      .AddOption("--device", "D", "cpu | cuda | cuda:N", "cpu")
       .AddOption("--roi", "MODE", "raw clips' mouth crops: precropped | detect | landmarks", "precropped")
       .AddOption("--snr", "DB", "mix babble (or --noise) into the audio at this SNR")
       .AddOption("--noise", "FILE", "noise recording for --snr / --snr-sweep instead of babble")
       .AddFlag("--snr-sweep", "WER at SNR -5, 0, 5, 10, 15, 20 dB and clean: a table, and a PNG next to --output")
-      .AddOption("--output", "FILE", "JSON lines here instead of stdout; sclite trn files beside it")
-      .AllowPositionals("CLIP", "media files to transcribe");
+      .AddOption("--output", "FILE", "JSON lines here instead of stdout; sclite trn files beside it");
   if (!cli.Parse(argc, argv)) return 0;
-  const ClipSet clips = OpenClips(cli);
-  for (const auto& p : clips.problems) log::Warn("skipped ", p.where, ": ", p.reason);
-  const c10::Device device = ParseDevice(cli.GetString("--device"));
-  train::TrainedModel model = train::LoadTrainedModel(cli.GetString("--model"), device, at::kFloat);
+  const ClipSet clips = tools::OpenClipSet(cli);
+  for (const auto& p : clips.problems()) log::Warn("skipped ", p.where, ": ", p.reason);
+  MOME_CHECK(clips.size() > 0, ErrorCode::kNotFound, "no clips to decode",
+             clips.problems().empty() ? "" : " (every listed clip was skipped, see above)");
+  const c10::Device device = tools::DeviceFrom(cli);
+  model::TrainedModel model = model::LoadTrainedModel(cli.GetString("--model"), device, at::kFloat);
   Decoder decoder(cli, model, clips);
   const std::string output = cli.Has("--output") ? cli.GetString("--output") : "";
   std::unique_ptr<AtomicFile> file;
@@ -274,21 +235,27 @@ int Main(int argc, char** argv) {
     if (!output.empty()) {
       WriteFileAtomic(output, table.str());
       WriteFileAtomic(output + ".dat", dat.str());
-      train::RunGnuplot("set terminal pngcairo size 800,500\nset output '" + output + ".png'\nset grid\n"
-                        "set xlabel 'SNR (dB)'\nset ylabel 'WER (%)'\nset title '" + label + " WER vs SNR'\n"
-                        "plot '" + output + ".dat' using 1:2 with linespoints lw 2 title 'babble'\n",
-                        output + ".png");
+      RunGnuplot("set terminal pngcairo size 800,500\nset output '" + output +
+                     ".png'\nset grid\n"
+                     "set xlabel 'SNR (dB)'\nset ylabel 'WER (%)'\nset title '" +
+                     label +
+                     " WER vs SNR'\n"
+                     "plot '" +
+                     output + ".dat' using 1:2 with linespoints lw 2 title 'babble'\n",
+                 output + ".png");
     }
     return 0;
   }
 
   std::map<std::string, std::string> refs, hyps;
-  const double snr = cli.Has("--snr") ? std::stod(cli.GetString("--snr")) : NAN;
+  const double snr = cli.Has("--snr") ? cli.GetDouble("--snr") : NAN;
   const DecodeStats stats = decoder.Run(snr, out, &refs, &hyps);
+  // Policy: a run that decoded nothing (every clip unreadable) fails, so a script can tell; its lines say why.
+  MOME_CHECK(stats.clips > 0, ErrorCode::kInvalidArgument, "none of the ", clips.size(), " clips could be decoded");
   if (!output.empty()) {
     WriteFileAtomic(output, buffered.str());
-    const std::string stem = output.substr(0, output.rfind(".jsonl") == std::string::npos ? output.size()
-                                                                                          : output.rfind(".jsonl"));
+    const std::string stem =
+        output.substr(0, output.rfind(".jsonl") == std::string::npos ? output.size() : output.rfind(".jsonl"));
     WriteTrn(stem + ".hyp.trn", hyps);
     if (!refs.empty()) WriteTrn(stem + ".ref.trn", refs);
   }

@@ -45,7 +45,7 @@ int Main(int argc, char** argv) {
       .AddOption("--dump-logits", "FILE", "write float32 logits [T, vocab] of the prompt as tensor 'logits'")
       .AddOption("--max-new-tokens", "N", "tokens to generate (default 32; with --dump-logits only if given)")
       .AddOption("--beam-size", "K", "1 = greedy, K > 1 = beam search with HF semantics", "1")
-      .AddOption("--device", "cpu|cuda", "where to run", "cpu")
+      .AddDeviceOption()
       .AddOption("--dtype", "f32|bf16|f16|auto", "compute dtype (auto: f32 on CPU, bf16 on CUDA)", "auto")
       .AddOption("--log-level", "LEVEL", "trace|debug|info|warn|error|off", "warn");
   if (!cli.Parse(argc, argv)) return 0;

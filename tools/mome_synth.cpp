@@ -172,6 +172,97 @@ void AddNoise(std::vector<int16_t>* samples, double snr_db, uint64_t seed) {
   for (auto& s : *samples) s = static_cast<int16_t>(std::clamp(s + noise(rng), -32768.0, 32767.0));
 }
 
+// Writes `batch` on `threads` threads; the first error (a clip that cannot be encoded or written) is thrown.
+void WriteClips(const std::vector<Clip>& batch, int64_t threads) {
+  std::vector<std::thread> workers;
+  std::mutex mutex;
+  std::string error;
+  size_t next = 0;
+  for (int64_t t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      while (true) {
+        size_t i;
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (next >= batch.size()) return;
+          i = next++;
+        }
+        try {
+          WriteClip(batch[i]);
+        } catch (const std::exception& e) {
+          std::lock_guard<std::mutex> lock(mutex);
+          error = e.what();
+        }
+      }
+    });
+  for (auto& w : workers) w.join();
+  MOME_CHECK(error.empty(), ErrorCode::kIo, error);
+}
+
+struct SynthSettings {
+  std::string out, split;
+  int64_t count = 0, threads = 2;
+  std::vector<std::string> voices;
+  uint64_t seed = 0;
+  bool noisy = false, face = false;
+  double snr = 0;
+};
+
+// Clip i's choices (voice, sentence, rate, pitch, seed), drawn from the corpus stream in order, so that skipping
+// finished clips changes nothing.
+Clip PlanClip(const SynthSettings& s, int64_t i, std::mt19937_64& rng, int* rate, int* pitch) {
+  Clip c;
+  c.voice = s.voices[static_cast<size_t>(i) % s.voices.size()];
+  c.sentence = synth::GridSentenceAt(synth::SampleSentenceIndex(s.split, rng));
+  *rate = 150 + static_cast<int>(rng() % 41);  // words per minute
+  *pitch = 35 + static_cast<int>(rng() % 31);
+  c.seed = rng();
+  c.face = s.face;
+  std::string speaker_dir = c.voice;
+  std::replace(speaker_dir.begin(), speaker_dir.end(), '+', '_');
+  char id[24];
+  std::snprintf(id, sizeof id, "%05lld", static_cast<long long>(i));
+  c.dir = s.out + "/" + s.split + "/" + speaker_dir;
+  c.id = id;
+  return c;
+}
+
+void Synthesise(const SynthSettings& s) {
+  std::error_code ec;
+  fs::create_directories(s.out + "/" + s.split, ec);
+  MOME_CHECK(!ec, ErrorCode::kIo, s.out, ": cannot create the output folder (", ec.message(), ")");
+  synth::Speaker speaker;
+  for (const auto& v : s.voices) speaker.Say("test", v, 175, 50);  // a bad voice name fails before any work
+  ProgressBar bar("synth", s.count, "clips");
+  std::mt19937_64 corpus_rng(s.seed * 1000003ULL + std::hash<std::string>{}(s.split));
+  std::vector<Clip> batch;
+  int64_t done = 0;
+  auto flush = [&] {
+    WriteClips(batch, s.threads);
+    done += static_cast<int64_t>(batch.size());
+    bar.Update(done);
+    batch.clear();
+  };
+  for (int64_t i = 0; i < s.count; ++i) {
+    int rate = 0, pitch = 0;
+    Clip c = PlanClip(s, i, corpus_rng, &rate, &pitch);
+    if (fs::exists(c.dir + "/" + c.id + ".txt")) {
+      bar.Update(++done);
+      continue;
+    }
+    fs::create_directories(c.dir, ec);
+    MOME_CHECK(!ec, ErrorCode::kIo, c.dir, ": cannot create (", ec.message(), ")");
+    std::string text;
+    for (const auto& w : c.sentence.spoken) text += (text.empty() ? "" : " ") + w;
+    c.speech = speaker.Say(text, c.voice, rate, pitch);
+    MOME_CHECK(!c.speech.samples.empty(), ErrorCode::kInternal, "espeak-ng produced no audio for '", text, "'");
+    if (s.noisy) AddNoise(&c.speech.samples, s.snr, c.seed ^ 0x5eedULL);
+    batch.push_back(std::move(c));
+    if (static_cast<int64_t>(batch.size()) >= 8 * s.threads) flush();
+  }
+  flush();
+}
+
 int Main(int argc, char** argv) {
   CliParser cli("mome_synth", "Synthesises a GRID-grammar audio-visual corpus in the LRS3 layout.");
   cli.AddRequired("--out", "DIR", "corpus root (clips go to DIR/SPLIT/SPEAKER/)")
@@ -188,89 +279,24 @@ int Main(int argc, char** argv) {
                "whole faces in 224x224 frames (plus ID.landmarks.json) instead of 96x96 mouth crops; prepare them "
                "with mome_prepare --roi detect or --roi landmarks");
   if (!cli.Parse(argc, argv)) return 0;
-  const std::string out = cli.GetString("--out"), split = cli.GetString("--split");
-  const int64_t count = cli.GetInt("--count");
-  MOME_CHECK(count > 0, ErrorCode::kInvalidArgument, "--count must be positive");
-  MOME_CHECK(!split.empty() && split.find('/') == std::string::npos, ErrorCode::kInvalidArgument,
+  SynthSettings s;
+  s.out = cli.GetString("--out");
+  s.split = cli.GetString("--split");
+  s.count = cli.GetInt("--count");
+  MOME_CHECK(s.count > 0, ErrorCode::kInvalidArgument, "--count must be positive");
+  MOME_CHECK(!s.split.empty() && s.split.find('/') == std::string::npos, ErrorCode::kInvalidArgument,
              "--split must be a plain folder name");
-  auto voices = cli.Has("--voices") ? SplitList(cli.GetString("--voices")) : std::vector<std::string>{};
-  if (voices.empty()) voices = SplitList(IsEvalSplit(split) ? kTestVoices : kTrainVoices);
-  const auto seed = static_cast<uint64_t>(cli.GetInt("--seed"));
-  const bool noisy = cli.Has("--snr");
-  const double snr = noisy ? cli.GetDouble("--snr") : 0.0;
-  const int64_t threads = std::max<int64_t>(1, cli.GetInt("--threads"));
-  const bool face = cli.GetFlag("--face");
-  std::error_code ec;
-  fs::create_directories(out + "/" + split, ec);
-  MOME_CHECK(!ec, ErrorCode::kIo, out, ": cannot create the output folder (", ec.message(), ")");
-
-  synth::Speaker speaker;
-  for (const auto& v : voices) speaker.Say("test", v, 175, 50);  // a bad voice name fails before any work
-  ProgressBar bar("synth", count, "clips");
-  std::mt19937_64 corpus_rng(seed * 1000003ULL + std::hash<std::string>{}(split));
-  std::vector<Clip> batch;
-  int64_t done = 0;
-  auto flush = [&] {
-    std::vector<std::thread> workers;
-    std::mutex error_mutex;
-    std::string error;
-    size_t next = 0;
-    std::mutex next_mutex;
-    for (int64_t t = 0; t < threads; ++t)
-      workers.emplace_back([&] {
-        while (true) {
-          size_t i;
-          {
-            std::lock_guard<std::mutex> lock(next_mutex);
-            if (next >= batch.size()) return;
-            i = next++;
-          }
-          try {
-            WriteClip(batch[i]);
-          } catch (const std::exception& e) {
-            std::lock_guard<std::mutex> lock(error_mutex);
-            error = e.what();
-          }
-        }
-      });
-    for (auto& w : workers) w.join();
-    MOME_CHECK(error.empty(), ErrorCode::kIo, error);
-    done += static_cast<int64_t>(batch.size());
-    bar.Update(done);
-    batch.clear();
-  };
-  for (int64_t i = 0; i < count; ++i) {
-    // Every clip's choices come from the corpus stream in order, so skipping finished clips changes nothing.
-    Clip c;
-    c.voice = voices[static_cast<size_t>(i) % voices.size()];
-    c.sentence = synth::GridSentenceAt(synth::SampleSentenceIndex(split, corpus_rng));
-    const int rate = 150 + static_cast<int>(corpus_rng() % 41);  // words per minute
-    const int pitch = 35 + static_cast<int>(corpus_rng() % 31);
-    c.seed = corpus_rng();
-    c.face = face;
-    std::string speaker_dir = c.voice;
-    std::replace(speaker_dir.begin(), speaker_dir.end(), '+', '_');
-    char id[24];
-    std::snprintf(id, sizeof id, "%05lld", static_cast<long long>(i));
-    c.dir = out + "/" + split + "/" + speaker_dir;
-    c.id = id;
-    if (fs::exists(c.dir + "/" + c.id + ".txt")) {
-      bar.Update(++done);
-      continue;
-    }
-    fs::create_directories(c.dir, ec);
-    MOME_CHECK(!ec, ErrorCode::kIo, c.dir, ": cannot create (", ec.message(), ")");
-    std::string text;
-    for (const auto& w : c.sentence.spoken) text += (text.empty() ? "" : " ") + w;
-    c.speech = speaker.Say(text, c.voice, rate, pitch);
-    MOME_CHECK(!c.speech.samples.empty(), ErrorCode::kInternal, "espeak-ng produced no audio for '", text, "'");
-    if (noisy) AddNoise(&c.speech.samples, snr, c.seed ^ 0x5eedULL);
-    batch.push_back(std::move(c));
-    if (static_cast<int64_t>(batch.size()) >= 8 * threads) flush();
-  }
-  flush();
-  std::cerr << "mome_synth: " << count << " clips in " << out << "/" << split << " (" << voices.size() << " voices)"
-            << std::endl;
+  s.voices = cli.Has("--voices") ? SplitList(cli.GetString("--voices")) : std::vector<std::string>{};
+  if (s.voices.empty()) s.voices = SplitList(IsEvalSplit(s.split) ? kTestVoices : kTrainVoices);
+  s.seed = static_cast<uint64_t>(cli.GetInt("--seed"));
+  s.noisy = cli.Has("--snr");
+  s.snr = s.noisy ? cli.GetDouble("--snr") : 0.0;
+  s.threads = cli.GetInt("--threads");
+  MOME_CHECK(s.threads >= 1 && s.threads <= 256, ErrorCode::kInvalidArgument, "--threads must be in [1, 256]");
+  s.face = cli.GetFlag("--face");
+  Synthesise(s);
+  std::cerr << "mome_synth: " << s.count << " clips in " << s.out << "/" << s.split << " (" << s.voices.size()
+            << " voices)" << std::endl;
   return 0;
 }
 

@@ -4,10 +4,13 @@
 // --dry-run builds the model from the config alone (meta tensors: no weight file is read, no memory is used)
 // and prints its parameter table. --nproc N starts N data-parallel processes on this machine (c10d; the
 // torchrun variables RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT set by hand work the same across machines).
+#include <ATen/Parallel.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -19,6 +22,7 @@
 #include "mome/core/log.h"
 #include "mome/encoders/avhubert.h"
 #include "mome/encoders/whisper.h"
+#include "mome/eval/validation.h"
 #include "mome/model/avsr_model.h"
 #include "mome/model/avsr_pipeline.h"
 #include "mome/model/model_config.h"
@@ -29,6 +33,13 @@
 
 namespace mome {
 namespace {
+
+// SIGINT/SIGTERM: the trainer finishes its step, writes a checkpoint and returns (the tool's business, not the
+// library's: it only reads the flag).
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int) {
+  g_stop = true;
+}
 
 int64_t CountParameters(const torch::nn::Module& module, const std::string& name_part = "") {
   int64_t total = 0;
@@ -167,12 +178,19 @@ int Main(int argc, char** argv) {
   MOME_CHECK(cli.Has("--out"), ErrorCode::kInvalidArgument, "--out DIR is required to train");
   const int64_t nproc = cli.GetInt("--nproc");
   MOME_CHECK(nproc >= 1 && nproc <= 256, ErrorCode::kInvalidArgument, "--nproc must be in [1, 256], got ", nproc);
+  const auto env = train::DistributedEnv::FromEnvironment();
+  // Before any process starts; rank 0 writes the folder, so only it (or the launcher) may look.
+  if (env.rank == 0) train::CheckRunFolder(cli.GetString("--out"), cli.GetFlag("--resume"));
   if (nproc > 1) return LaunchLocal(static_cast<int>(nproc), argc, argv);
 
+  if (config.train.threads > 0) at::set_num_threads(static_cast<int>(config.train.threads));
   train::TrainerOptions options;
   options.out_dir = cli.GetString("--out");
   options.resume = cli.GetFlag("--resume");
-  const auto env = train::DistributedEnv::FromEnvironment();
+  options.validator = eval::ValidatorFor(config.train);
+  options.stop = &g_stop;
+  std::signal(SIGINT, OnStopSignal);
+  std::signal(SIGTERM, OnStopSignal);
   if (env.world_size > 1) {
     if (env.rank != 0) log::SetLevel(log::Level::kWarn);
     c10::Device device = ParseDevice(config.train.device);

@@ -8,10 +8,12 @@
 
 #include "adapters/mome_dense.h"
 #include "mome/core/error.h"
+#include "mome/nn/init.h"
 
 namespace mome::adapters {
 
-MoMEAdapterImpl::MoMEAdapterImpl(const MoMEOptions& o, const at::TensorOptions& t) : options_(o) {
+MoMEAdapterImpl::MoMEAdapterImpl(const MoMEOptions& o, const at::TensorOptions& t, const at::Generator& init)
+    : options_(o) {
   MOME_CHECK(o.dim > 0 && o.num_experts > 0 && o.bottleneck > 0 && o.num_shared >= 0 && o.num_scales > 0,
              ErrorCode::kInvalidArgument,
              "MoME needs dim, num_experts, bottleneck, num_scales > 0 and num_shared >= 0");
@@ -26,7 +28,7 @@ MoMEAdapterImpl::MoMEAdapterImpl(const MoMEOptions& o, const at::TensorOptions& 
   torch::NoGradGuard no_grad;
   // Xavier-uniform on the down projection; zeros on the up projection, so training starts from the frozen model.
   const double bound = std::sqrt(6.0 / static_cast<double>(o.dim + o.bottleneck));
-  down_weight = register_parameter("down_weight", at::empty({experts, o.bottleneck, o.dim}, t).uniform_(-bound, bound));
+  down_weight = register_parameter("down_weight", nn::UniformInit({experts, o.bottleneck, o.dim}, bound, t, init));
   down_bias = register_parameter("down_bias", at::zeros({experts, o.bottleneck}, t));
   // Laid out [d, E, b] so that all experts' up-projections are one [d, E*b] matrix without a copy.
   up_weight = register_parameter("up_weight", at::zeros({o.dim, experts, o.bottleneck}, t));
@@ -35,8 +37,8 @@ MoMEAdapterImpl::MoMEAdapterImpl(const MoMEOptions& o, const at::TensorOptions& 
   const double router_bound = 1.0 / std::sqrt(static_cast<double>(o.dim));
   const int64_t routers = o.shared_router ? 1 : o.num_scales;
   for (int64_t r = 0; r < routers; ++r)
-    router_weights.push_back(register_parameter(
-        "router_" + std::to_string(r), at::empty({o.num_experts, o.dim}, t).uniform_(-router_bound, router_bound)));
+    router_weights.push_back(register_parameter("router_" + std::to_string(r),
+                                                nn::UniformInit({o.num_experts, o.dim}, router_bound, t, init)));
 }
 
 int64_t MoMEAdapterImpl::TopK(int64_t scale) const {

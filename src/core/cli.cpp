@@ -46,6 +46,10 @@ CliParser& CliParser::AddOption(const std::string& name, const std::string& valu
   return Add(Spec{name, value_name, help, default_value, Kind::kOption, {}});
 }
 
+CliParser& CliParser::AddDeviceOption() {
+  return AddOption("--device", "D", "cpu | cuda | cuda:N", "cpu");
+}
+
 CliParser& CliParser::AddRequired(const std::string& name, const std::string& value_name, const std::string& help) {
   return Add(Spec{name, value_name, help, "", Kind::kRequired, {}});
 }

@@ -8,6 +8,7 @@
 
 #include "mome/core/error.h"
 #include "mome/data/lrs_transcript.h"
+#include "mome/io/json.h"
 
 namespace mome::data {
 namespace fs = std::filesystem;
@@ -144,9 +145,9 @@ CorpusListing ListManifest(const std::string& manifest_path) {
     const std::string where = manifest_path + ":" + std::to_string(number);
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception&) {
-      listing.problems.push_back({where, "not valid JSON"});
+      j = io::ParseJson(line, where);
+    } catch (const Error& e) {
+      listing.problems.push_back({where, e.what()});
       continue;
     }
     auto text_of = [&](const char* key) {
@@ -158,9 +159,12 @@ CorpusListing ListManifest(const std::string& manifest_path) {
     item.audio = Resolve(base, text_of("audio"));
     item.text = text_of("text");
     item.landmarks = Resolve(base, text_of("landmarks"));
-    if (item.key.empty()) listing.problems.push_back({where, "no \"key\""});
-    else if (item.video.empty() && item.audio.empty()) listing.problems.push_back({item.key, "neither video nor audio"});
-    else listing.items.push_back(std::move(item));
+    if (item.key.empty())
+      listing.problems.push_back({where, "no \"key\""});
+    else if (item.video.empty() && item.audio.empty())
+      listing.problems.push_back({item.key, "neither video nor audio"});
+    else
+      listing.items.push_back(std::move(item));
   }
   return listing;
 }

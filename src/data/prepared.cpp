@@ -6,25 +6,19 @@
 #include <nlohmann/json.hpp>
 
 #include "mome/core/error.h"
+#include "mome/io/json.h"
 #include "mome/io/safetensors.h"
 
 namespace mome::data {
 
 std::string PreparedEntryToJson(const PreparedEntry& e) {
-  nlohmann::json j = {{"key", e.key},           {"text", e.text},   {"n_frames", e.n_frames},
-                      {"n_samples", e.n_samples}, {"shard", e.shard}, {"video", e.video},
-                      {"audio", e.audio}};
+  nlohmann::json j = {{"key", e.key},     {"text", e.text},   {"n_frames", e.n_frames}, {"n_samples", e.n_samples},
+                      {"shard", e.shard}, {"video", e.video}, {"audio", e.audio}};
   return j.dump();
 }
 
 PreparedEntry PreparedEntryFromJson(const std::string& line, const std::string& origin) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(line);
-  } catch (const std::exception& e) {
-    MOME_FAIL(ErrorCode::kCorruptFile, origin, ": not a JSON object (", e.what(), ")");
-  }
-  MOME_CHECK(j.is_object(), ErrorCode::kCorruptFile, origin, ": not a JSON object");
+  const nlohmann::json j = io::ParseJsonObject(line, origin);
   PreparedEntry e;
   try {
     e.key = j.at("key").get<std::string>();
@@ -75,8 +69,8 @@ PreparedClip PreparedCorpus::Load(size_t i) const {
   };
   if (!e.video.empty()) {
     clip.video = get(e.video);
-    MOME_CHECK(clip.video.dim() == 3 && clip.video.scalar_type() == at::kByte, ErrorCode::kShapeMismatch,
-               file->path(), ": video of '", e.key, "' must be uint8 [T, H, W], got ", clip.video.sizes());
+    MOME_CHECK(clip.video.dim() == 3 && clip.video.scalar_type() == at::kByte, ErrorCode::kShapeMismatch, file->path(),
+               ": video of '", e.key, "' must be uint8 [T, H, W], got ", clip.video.sizes());
   }
   if (!e.audio.empty()) {
     const at::Tensor pcm = get(e.audio);
@@ -91,7 +85,9 @@ at::Tensor AudioToInt16(const at::Tensor& audio) {
   return (audio.to(at::kFloat) * 32767.0).round().clamp(-32768, 32767).to(at::kShort);
 }
 
-at::Tensor AudioFromInt16(const at::Tensor& pcm) { return pcm.to(at::kFloat) / 32767.0; }
+at::Tensor AudioFromInt16(const at::Tensor& pcm) {
+  return pcm.to(at::kFloat) / 32767.0;
+}
 
 std::vector<PreparedEntry> WritePreparedShard(const std::string& corpus_dir, const std::string& relative_path,
                                               const std::vector<PreparedClip>& clips) {
@@ -105,8 +101,8 @@ std::vector<PreparedEntry> WritePreparedShard(const std::string& corpus_dir, con
     e.shard = relative_path;
     const std::string prefix = std::to_string(i) + ".";
     if (c.video.defined()) {
-      MOME_CHECK(c.video.dim() == 3 && c.video.scalar_type() == at::kByte, ErrorCode::kShapeMismatch, "clip '",
-                 c.key, "': video must be uint8 [T, H, W], got ", c.video.sizes());
+      MOME_CHECK(c.video.dim() == 3 && c.video.scalar_type() == at::kByte, ErrorCode::kShapeMismatch, "clip '", c.key,
+                 "': video must be uint8 [T, H, W], got ", c.video.sizes());
       e.video = prefix + "video";
       e.n_frames = c.video.size(0);
       tensors.emplace_back(e.video, c.video.contiguous());

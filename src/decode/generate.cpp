@@ -75,96 +75,140 @@ std::vector<Hypothesis> Greedy(IncrementalDecoder& decoder, at::Tensor logits, c
 // Beam search, step for step the vectorised algorithm of HF transformers' `_beam_search`:
 // keep 2K (or (1 + #eos) K) candidates per step, the best K that did not stop continue, candidates that
 // stopped among the top K enter the finished set with score sum_logprob / length^length_penalty.
-std::vector<Hypothesis> Beam(IncrementalDecoder& decoder, at::Tensor logits, const at::Tensor& eos,
-                             const GenerateOptions& options, int64_t batch) {
-  const int64_t k = options.beam_size, max_new = options.max_new_tokens;
-  const int64_t vocab = logits.size(1);
-  const int64_t keep = std::min<int64_t>(std::max<int64_t>(2, 1 + eos.numel()) * k, k * vocab);
-  const auto f32 = logits.options().dtype(at::kFloat);
-  const auto i64 = logits.options().dtype(at::kLong);
-  const auto flag = logits.options().dtype(at::kBool);
-  const double lp = options.length_penalty;
-
-  at::Tensor running_scores = at::zeros({batch, k}, f32);
-  if (k > 1) running_scores.narrow(1, 1, k - 1).fill_(kExcluded);  // the first step expands beam 0 only
-  at::Tensor running_seqs = at::full({batch, k, max_new}, options.pad_token_id, i64);
-  at::Tensor running_lps = at::zeros({batch, k, max_new}, f32);
-  at::Tensor finished_seqs = running_seqs.clone(), finished_lps = running_lps.clone();
-  at::Tensor finished_scores = at::full({batch, k}, kExcluded, f32);
-  at::Tensor finished_len = at::zeros({batch, k}, i64);
-  at::Tensor is_finished = at::zeros({batch, k}, flag);
-  at::Tensor improvable = at::ones({batch, 1}, flag);  // HF: is_early_stop_heuristic_unsatisfied
-  const at::Tensor top_k_mask = at::arange(keep, i64).lt(k).unsqueeze(0);
-  const at::Tensor row_offsets = at::arange(batch, i64).unsqueeze(1) * k;
-
-  for (int64_t t = 0; t < max_new; ++t) {
-    const at::Tensor log_probs = at::log_softmax(logits, -1).view({batch, k, vocab});
-    const at::Tensor accumulated = (log_probs + running_scores.unsqueeze(2)).view({batch, k * vocab});
-    at::Tensor top_scores, top_index;
-    std::tie(top_scores, top_index) = accumulated.topk(keep, 1);
-    const at::Tensor source_beam = top_index.div(vocab, "floor");
-    const at::Tensor token = top_index.remainder(vocab);
-    const at::Tensor token_lp = log_probs.view({batch, k * vocab}).gather(1, top_index);
-    at::Tensor cand_seqs = GatherBeams(running_seqs, source_beam);
-    at::Tensor cand_lps = GatherBeams(running_lps, source_beam);
-    cand_seqs.select(2, t).copy_(token);
-    cand_lps.select(2, t).copy_(token_lp);
-
-    // Which candidates stop here: an EOS token, or the length limit.
-    at::Tensor stops = t + 1 == max_new ? at::ones({batch, keep}, flag)
-                                        : (eos.numel() > 0 ? at::isin(token, eos) : at::zeros({batch, keep}, flag));
-
-    // Running beams for the next step: the best K candidates that did not stop.
-    const at::Tensor running_candidates = top_scores + stops.to(at::kFloat) * kExcluded;
-    const at::Tensor next_index = std::get<1>(running_candidates.topk(k, 1));
-    running_seqs = GatherBeams(cand_seqs, next_index);
-    running_lps = GatherBeams(cand_lps, next_index);
-    running_scores = running_candidates.gather(1, next_index);
-    const at::Tensor next_source = source_beam.gather(1, next_index);
-
-    // Finished set: merge the previous finished beams with candidates in the top K that stopped now.
-    const at::Tensor just_finished = stops.logical_and(top_k_mask);
-    at::Tensor final_scores = top_scores / std::pow(static_cast<double>(t + 1), lp);
-    if (options.early_stopping == EarlyStopping::kTrue)
-      final_scores = final_scores + is_finished.all(1, true).to(at::kFloat) * kExcluded;
-    final_scores = final_scores + improvable.logical_not().to(at::kFloat) * kExcluded;
-    final_scores = final_scores + just_finished.logical_not().to(at::kFloat) * kExcluded;
-    const at::Tensor merged_scores = at::cat({finished_scores, final_scores}, 1);
-    const at::Tensor best = std::get<1>(merged_scores.topk(k, 1));
-    finished_seqs = GatherBeams(at::cat({finished_seqs, cand_seqs}, 1), best);
-    finished_lps = GatherBeams(at::cat({finished_lps, cand_lps}, 1), best);
-    finished_scores = merged_scores.gather(1, best);
-    finished_len = at::cat({finished_len, at::full({batch, keep}, t + 1, i64)}, 1).gather(1, best);
-    is_finished = at::cat({is_finished, just_finished}, 1).gather(1, best);
-
-    if (t + 1 == max_new) break;
-    // HF's stopping test, after the step: can any running beam still beat the worst finished one?
-    const double best_length = options.early_stopping == EarlyStopping::kNever && lp > 0 ? static_cast<double>(max_new)
-                                                                                         : static_cast<double>(t + 1);
-    const at::Tensor best_running = running_scores.narrow(1, 0, 1) / std::pow(best_length, lp);
-    const at::Tensor worst_finished =
-        at::where(is_finished, std::get<0>(finished_scores.min(1, true)), at::full({}, kExcluded, f32));
-    improvable = improvable.logical_and(best_running.gt(worst_finished).any(1, true));
-    bool open_beam = true;
-    if (options.early_stopping == EarlyStopping::kTrue) open_beam = !is_finished.all().item<bool>();
-    const bool any_improvable = improvable.any().item<bool>();
-    const bool all_stopped = stops.all().item<bool>();
-    if (!any_improvable || !open_beam || all_stopped) break;
-
-    decoder.Reorder((next_source + row_offsets).flatten());
-    logits = decoder.Step(running_seqs.select(2, t).flatten());
+class BeamSearch {
+ public:
+  BeamSearch(const at::Tensor& logits, const at::Tensor& eos, const GenerateOptions& options, int64_t batch)
+      : o_(options),
+        eos_(eos),
+        batch_(batch),
+        k_(options.beam_size),
+        max_new_(options.max_new_tokens),
+        vocab_(logits.size(1)),
+        keep_(std::min<int64_t>(std::max<int64_t>(2, 1 + eos.numel()) * k_, k_ * vocab_)),
+        f32_(logits.options().dtype(at::kFloat)),
+        i64_(logits.options().dtype(at::kLong)),
+        flag_(logits.options().dtype(at::kBool)) {
+    running_scores_ = at::zeros({batch, k_}, f32_);
+    if (k_ > 1) running_scores_.narrow(1, 1, k_ - 1).fill_(kExcluded);  // the first step expands beam 0 only
+    running_seqs_ = at::full({batch, k_, max_new_}, options.pad_token_id, i64_);
+    running_lps_ = at::zeros({batch, k_, max_new_}, f32_);
+    finished_seqs_ = running_seqs_.clone(), finished_lps_ = running_lps_.clone();
+    finished_scores_ = at::full({batch, k_}, kExcluded, f32_);
+    finished_len_ = at::zeros({batch, k_}, i64_);
+    is_finished_ = at::zeros({batch, k_}, flag_);
+    improvable_ = at::ones({batch, 1}, flag_);  // HF: is_early_stop_heuristic_unsatisfied
+    top_k_mask_ = at::arange(keep_, i64_).lt(k_).unsqueeze(0);
+    row_offsets_ = at::arange(batch, i64_).unsqueeze(1) * k_;
   }
 
-  const at::Tensor seqs = finished_seqs.select(1, 0).cpu().contiguous();
-  const at::Tensor lps = finished_lps.select(1, 0).cpu().contiguous();
-  const at::Tensor lens = finished_len.select(1, 0).cpu().contiguous();
-  const at::Tensor scores = finished_scores.select(1, 0).to(at::kDouble).cpu().contiguous();
-  const std::vector<int64_t> eos_list = ToVector(eos);
-  std::vector<Hypothesis> out;
-  for (int64_t i = 0; i < batch; ++i)
-    out.push_back(TrimRow(seqs.data_ptr<int64_t>() + i * max_new, lps.data_ptr<float>() + i * max_new,
-                          lens.data_ptr<int64_t>()[i], eos_list, scores.data_ptr<double>()[i]));
-  return out;
+  // One step on the logits of the running beams; false when the search is over. Otherwise the decoder is
+  // reordered to the new running beams and `*next_tokens` is what to feed it.
+  bool Step(const at::Tensor& logits, int64_t t, IncrementalDecoder& decoder, at::Tensor* next_tokens) {
+    Candidates c = Expand(logits, t);
+    const at::Tensor next_source = KeepRunning(c);
+    MergeFinished(c, t);
+    if (t + 1 == max_new_ || !MayContinue(c, t)) return false;
+    decoder.Reorder((next_source + row_offsets_).flatten());
+    *next_tokens = running_seqs_.select(2, t).flatten();
+    return true;
+  }
+
+  std::vector<Hypothesis> Result() const {
+    const at::Tensor seqs = finished_seqs_.select(1, 0).cpu().contiguous();
+    const at::Tensor lps = finished_lps_.select(1, 0).cpu().contiguous();
+    const at::Tensor lens = finished_len_.select(1, 0).cpu().contiguous();
+    const at::Tensor scores = finished_scores_.select(1, 0).to(at::kDouble).cpu().contiguous();
+    const std::vector<int64_t> eos_list = ToVector(eos_);
+    std::vector<Hypothesis> out;
+    for (int64_t i = 0; i < batch_; ++i)
+      out.push_back(TrimRow(seqs.data_ptr<int64_t>() + i * max_new_, lps.data_ptr<float>() + i * max_new_,
+                            lens.data_ptr<int64_t>()[i], eos_list, scores.data_ptr<double>()[i]));
+    return out;
+  }
+
+ private:
+  struct Candidates {
+    at::Tensor scores, source_beam, seqs, lps, stops;  // [batch, keep] (seqs/lps [batch, keep, max_new])
+  };
+
+  // The best `keep` continuations of the running beams, and which of them stop here (EOS, or the length limit).
+  Candidates Expand(const at::Tensor& logits, int64_t t) const {
+    const at::Tensor log_probs = at::log_softmax(logits, -1).view({batch_, k_, vocab_});
+    const at::Tensor accumulated = (log_probs + running_scores_.unsqueeze(2)).view({batch_, k_ * vocab_});
+    Candidates c;
+    at::Tensor top_index;
+    std::tie(c.scores, top_index) = accumulated.topk(keep_, 1);
+    c.source_beam = top_index.div(vocab_, "floor");
+    const at::Tensor token = top_index.remainder(vocab_);
+    const at::Tensor token_lp = log_probs.view({batch_, k_ * vocab_}).gather(1, top_index);
+    c.seqs = GatherBeams(running_seqs_, c.source_beam);
+    c.lps = GatherBeams(running_lps_, c.source_beam);
+    c.seqs.select(2, t).copy_(token);
+    c.lps.select(2, t).copy_(token_lp);
+    c.stops = t + 1 == max_new_ ? at::ones({batch_, keep_}, flag_)
+                                : (eos_.numel() > 0 ? at::isin(token, eos_) : at::zeros({batch_, keep_}, flag_));
+    return c;
+  }
+
+  // Running beams for the next step: the best K candidates that did not stop. Returns their source beams.
+  at::Tensor KeepRunning(const Candidates& c) {
+    const at::Tensor running_candidates = c.scores + c.stops.to(at::kFloat) * kExcluded;
+    const at::Tensor next_index = std::get<1>(running_candidates.topk(k_, 1));
+    running_seqs_ = GatherBeams(c.seqs, next_index);
+    running_lps_ = GatherBeams(c.lps, next_index);
+    running_scores_ = running_candidates.gather(1, next_index);
+    return c.source_beam.gather(1, next_index);
+  }
+
+  // Finished set: the previous finished beams merged with candidates in the top K that stopped now.
+  void MergeFinished(const Candidates& c, int64_t t) {
+    const at::Tensor just_finished = c.stops.logical_and(top_k_mask_);
+    at::Tensor final_scores = c.scores / std::pow(static_cast<double>(t + 1), o_.length_penalty);
+    if (o_.early_stopping == EarlyStopping::kTrue)
+      final_scores = final_scores + is_finished_.all(1, true).to(at::kFloat) * kExcluded;
+    final_scores = final_scores + improvable_.logical_not().to(at::kFloat) * kExcluded;
+    final_scores = final_scores + just_finished.logical_not().to(at::kFloat) * kExcluded;
+    const at::Tensor merged_scores = at::cat({finished_scores_, final_scores}, 1);
+    const at::Tensor best = std::get<1>(merged_scores.topk(k_, 1));
+    finished_seqs_ = GatherBeams(at::cat({finished_seqs_, c.seqs}, 1), best);
+    finished_lps_ = GatherBeams(at::cat({finished_lps_, c.lps}, 1), best);
+    finished_scores_ = merged_scores.gather(1, best);
+    finished_len_ = at::cat({finished_len_, at::full({batch_, keep_}, t + 1, i64_)}, 1).gather(1, best);
+    is_finished_ = at::cat({is_finished_, just_finished}, 1).gather(1, best);
+  }
+
+  // HF's stopping test, after the step: can any running beam still beat the worst finished one?
+  bool MayContinue(const Candidates& c, int64_t t) {
+    const double lp = o_.length_penalty;
+    const double best_length = o_.early_stopping == EarlyStopping::kNever && lp > 0 ? static_cast<double>(max_new_)
+                                                                                    : static_cast<double>(t + 1);
+    const at::Tensor best_running = running_scores_.narrow(1, 0, 1) / std::pow(best_length, lp);
+    const at::Tensor worst_finished =
+        at::where(is_finished_, std::get<0>(finished_scores_.min(1, true)), at::full({}, kExcluded, f32_));
+    improvable_ = improvable_.logical_and(best_running.gt(worst_finished).any(1, true));
+    bool open_beam = true;
+    if (o_.early_stopping == EarlyStopping::kTrue) open_beam = !is_finished_.all().item<bool>();
+    const bool any_improvable = improvable_.any().item<bool>();
+    const bool all_stopped = c.stops.all().item<bool>();
+    return any_improvable && open_beam && !all_stopped;
+  }
+
+  const GenerateOptions& o_;
+  const at::Tensor eos_;
+  const int64_t batch_, k_, max_new_, vocab_, keep_;
+  const at::TensorOptions f32_, i64_, flag_;
+  at::Tensor running_scores_, running_seqs_, running_lps_;
+  at::Tensor finished_seqs_, finished_lps_, finished_scores_, finished_len_, is_finished_;
+  at::Tensor improvable_, top_k_mask_, row_offsets_;
+};
+
+std::vector<Hypothesis> Beam(IncrementalDecoder& decoder, at::Tensor logits, const at::Tensor& eos,
+                             const GenerateOptions& options, int64_t batch) {
+  BeamSearch search(logits, eos, options, batch);
+  at::Tensor tokens;
+  for (int64_t t = 0; t < options.max_new_tokens && search.Step(logits, t, decoder, &tokens); ++t)
+    logits = decoder.Step(tokens);
+  return search.Result();
 }
 
 }  // namespace

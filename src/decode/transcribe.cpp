@@ -2,6 +2,9 @@
 
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "mome/core/error.h"
+#include "mome/data/featurizer.h"
+
 namespace mome::decode {
 
 GenerateOptions PipelineGenerateOptions(const model::AVSRPipeline& pipeline, int64_t beam_size,
@@ -19,38 +22,27 @@ GenerateOptions PipelineGenerateOptions(const model::AVSRPipeline& pipeline, int
 }
 
 namespace {
-GenerateOptions WithPipeline(model::AVSRPipeline& p, GenerateOptions o) {
+GenerateOptions WithPipeline(const model::AVSRPipeline& p, GenerateOptions o, const llm::LayerHooks* hooks) {
+  MOME_CHECK(o.hooks == nullptr, ErrorCode::kInvalidArgument,
+             "Transcriber binds the pipeline's adapters itself: leave GenerateOptions::hooks empty");
   if (o.eos_token_ids.empty()) o.eos_token_ids = PipelineGenerateOptions(p, 1, 1).eos_token_ids;
-  if (!o.hooks) o.hooks = p.model()->adapter_set().get();
+  o.hooks = hooks;
   return o;
 }
 }  // namespace
 
-Transcriber::Transcriber(model::AVSRPipeline& pipeline, const model::RatePair& pair, GenerateOptions options)
+Transcriber::Transcriber(const model::AVSRPipeline& pipeline, const model::RatePair& pair, GenerateOptions options)
     : pipeline_(pipeline),
       pair_(pair),
-      scale_(pipeline.model()->ScaleOf(pair)),
-      generator_(*pipeline.llm(), WithPipeline(pipeline, std::move(options))) {}
+      hooks_(pipeline.model()->AdaptersFor(pair)),
+      generator_(*pipeline.llm(), WithPipeline(pipeline, std::move(options), &hooks_)) {}
 
 std::vector<Transcription> Transcriber::Run(const std::vector<data::PreparedClip>& clips) {
   torch::NoGradGuard no_grad;
-  model::FeaturizeOptions fo;
-  const model::ModelInputs inputs = pipeline_.Featurize(clips, fo);
+  const model::ModelInputs inputs = data::Featurize(pipeline_, clips);
   const model::PromptBatch prompt =
       pipeline_.model()->BuildPrompt(inputs, pair_, model::PaddingSide::kLeft, /*with_transcript=*/false);
-  auto& adapters = pipeline_.model()->adapter_set();
-  adapters->SetScale(scale_);
-  // Router statistics are for the training loss; kept while decoding, every step's would pile up unread.
-  const bool collect = adapters->collect_stats();
-  adapters->set_collect_stats(false);
-  std::vector<Hypothesis> hyps;
-  try {
-    hyps = generator_.Generate(prompt.embeds, prompt.valid);
-  } catch (...) {
-    adapters->set_collect_stats(collect);
-    throw;
-  }
-  adapters->set_collect_stats(collect);
+  const std::vector<Hypothesis> hyps = generator_.Generate(prompt.embeds, prompt.valid);
   const auto& eos = generator_.options().eos_token_ids;
   std::vector<Transcription> out;
   for (size_t i = 0; i < clips.size(); ++i) {

@@ -17,16 +17,16 @@ namespace mome::encoders {
 AVHubertSubModelImpl::AVHubertSubModelImpl(const AVHubertConfig& c, bool video, const at::TensorOptions& options) {
   if (video) resnet = register_module("resnet", ResEncoder(c.resnet, options));
   const int64_t in = video ? c.resnet.out_dim() : c.audio_feat_dim;
-  proj = register_module("proj", llm::Linear(in, c.encoder_embed_dim, true, options));
+  proj = register_module("proj", nn::Linear(in, c.encoder_embed_dim, true, options));
 }
 
 AVHubertAttentionImpl::AVHubertAttentionImpl(const AVHubertConfig& c, const at::TensorOptions& options)
     : heads_(c.encoder_attention_heads), head_dim_(c.encoder_embed_dim / c.encoder_attention_heads) {
   const int64_t d = c.encoder_embed_dim;
-  k_proj = register_module("k_proj", llm::Linear(d, d, true, options));
-  v_proj = register_module("v_proj", llm::Linear(d, d, true, options));
-  q_proj = register_module("q_proj", llm::Linear(d, d, true, options));
-  out_proj = register_module("out_proj", llm::Linear(d, d, true, options));
+  k_proj = register_module("k_proj", nn::Linear(d, d, true, options));
+  v_proj = register_module("v_proj", nn::Linear(d, d, true, options));
+  q_proj = register_module("q_proj", nn::Linear(d, d, true, options));
+  out_proj = register_module("out_proj", nn::Linear(d, d, true, options));
 }
 
 at::Tensor AVHubertAttentionImpl::forward(const at::Tensor& x, const at::Tensor& key_padding) const {
@@ -48,8 +48,8 @@ AVHubertLayerImpl::AVHubertLayerImpl(const AVHubertConfig& c, const at::TensorOp
   const int64_t d = c.encoder_embed_dim;
   self_attn = register_module("self_attn", AVHubertAttention(c, options));
   self_attn_layer_norm = register_module("self_attn_layer_norm", LayerNorm(d, options));
-  fc1 = register_module("fc1", llm::Linear(d, c.encoder_ffn_embed_dim, true, options));
-  fc2 = register_module("fc2", llm::Linear(c.encoder_ffn_embed_dim, d, true, options));
+  fc1 = register_module("fc1", nn::Linear(d, c.encoder_ffn_embed_dim, true, options));
+  fc2 = register_module("fc2", nn::Linear(c.encoder_ffn_embed_dim, d, true, options));
   final_layer_norm = register_module("final_layer_norm", LayerNorm(d, options));
 }
 
@@ -114,7 +114,7 @@ AVHubertVisualEncoderImpl::AVHubertVisualEncoderImpl(const AVHubertConfig& c, co
   layer_norm = register_module("layer_norm", LayerNorm(c.fused_dim(), options));
   if (c.fused_dim() != c.encoder_embed_dim)
     post_extract_proj =
-        register_module("post_extract_proj", llm::Linear(c.fused_dim(), c.encoder_embed_dim, true, options));
+        register_module("post_extract_proj", nn::Linear(c.fused_dim(), c.encoder_embed_dim, true, options));
   encoder = register_module("encoder", AVHubertTransformer(c, options));
 }
 
@@ -142,8 +142,8 @@ at::Tensor AVHubertVisualEncoderImpl::forward(const at::Tensor& video_in, const 
   at::Tensor valid, padding;
   auto video = video_in.to(options_.dtype());
   if (lengths.defined()) {
-    MOME_CHECK(lengths.dim() == 1 && lengths.size(0) == B, ErrorCode::kShapeMismatch,
-               "AV-HuBERT lengths must be [", B, "], got ", lengths.sizes());
+    MOME_CHECK(lengths.dim() == 1 && lengths.size(0) == B, ErrorCode::kShapeMismatch, "AV-HuBERT lengths must be [", B,
+               "], got ", lengths.sizes());
     valid = at::arange(T, lengths.options()).unsqueeze(0) < lengths.to(video.device()).unsqueeze(1);
     padding = valid.logical_not();
     // Zero input past each row's length: the temporal convolution then sees what an unpadded clip sees.
@@ -213,7 +213,8 @@ AVHubertVisualEncoder RandomAVHubertEncoder(const AVHubertConfig& c, c10::Device
     auto& p = item.value();
     const auto& name = item.key();
     const bool norm = name.find("layer_norm") != std::string::npos || name.find("bn") != std::string::npos ||
-                      name.find("frontend3D.1.") != std::string::npos || name.find("downsample.1.") != std::string::npos;
+                      name.find("frontend3D.1.") != std::string::npos ||
+                      name.find("downsample.1.") != std::string::npos;
     const bool act = name.find("relu") != std::string::npos || name.find("frontend3D.2.") != std::string::npos;
     if (norm || act || name.find("weight_g") != std::string::npos) continue;  // 1/0, 0.25, set below
     if (p.dim() == 1) {

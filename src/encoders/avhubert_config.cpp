@@ -3,12 +3,15 @@
 
 #include "mome/core/error.h"
 #include "mome/encoders/avhubert.h"
+#include "mome/io/json.h"
 
 namespace mome::encoders {
 
 using nlohmann::json;
 
-AVHubertConfig AVHubertConfig::Large() { return AVHubertConfig{}; }
+AVHubertConfig AVHubertConfig::Large() {
+  return AVHubertConfig{};
+}
 
 AVHubertConfig AVHubertConfig::Tiny() {
   AVHubertConfig c;
@@ -22,34 +25,17 @@ AVHubertConfig AVHubertConfig::Tiny() {
   return c;
 }
 
-namespace {
-
-int64_t GetInt(const json& j, const char* key, int64_t fallback, const std::string& where) {
-  if (!j.contains(key)) return fallback;
-  MOME_CHECK(j[key].is_number_integer(), ErrorCode::kCorruptFile, where, ": '", key, "' must be an integer, got ",
-             j[key].dump());
-  return j[key].get<int64_t>();
-}
-
-}  // namespace
-
 AVHubertConfig AVHubertConfig::FromJson(const std::string& text, const std::string& where) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const std::exception& e) {
-    MOME_FAIL(ErrorCode::kCorruptFile, where, ": invalid AV-HuBERT config JSON (", e.what(), ")");
-  }
-  MOME_CHECK(j.is_object(), ErrorCode::kCorruptFile, where, ": AV-HuBERT config is not a JSON object");
+  const json j = io::ParseJsonObject(text, where + " (AV-HuBERT config)");
   AVHubertConfig c;
-  c.encoder_embed_dim = GetInt(j, "encoder_embed_dim", c.encoder_embed_dim, where);
-  c.encoder_layers = GetInt(j, "encoder_layers", c.encoder_layers, where);
-  c.encoder_attention_heads = GetInt(j, "encoder_attention_heads", c.encoder_attention_heads, where);
-  c.encoder_ffn_embed_dim = GetInt(j, "encoder_ffn_embed_dim", c.encoder_ffn_embed_dim, where);
-  c.conv_pos = GetInt(j, "conv_pos", c.conv_pos, where);
-  c.conv_pos_groups = GetInt(j, "conv_pos_groups", c.conv_pos_groups, where);
-  c.audio_feat_dim = GetInt(j, "audio_feat_dim", c.audio_feat_dim, where);
-  c.resnet.width = GetInt(j, "resnet_width", c.resnet.width, where);
+  c.encoder_embed_dim = io::OptionalInt(j, "encoder_embed_dim", c.encoder_embed_dim, where);
+  c.encoder_layers = io::OptionalInt(j, "encoder_layers", c.encoder_layers, where);
+  c.encoder_attention_heads = io::OptionalInt(j, "encoder_attention_heads", c.encoder_attention_heads, where);
+  c.encoder_ffn_embed_dim = io::OptionalInt(j, "encoder_ffn_embed_dim", c.encoder_ffn_embed_dim, where);
+  c.conv_pos = io::OptionalInt(j, "conv_pos", c.conv_pos, where);
+  c.conv_pos_groups = io::OptionalInt(j, "conv_pos_groups", c.conv_pos_groups, where);
+  c.audio_feat_dim = io::OptionalInt(j, "audio_feat_dim", c.audio_feat_dim, where);
+  c.resnet.width = io::OptionalInt(j, "resnet_width", c.resnet.width, where);
   if (j.contains("layer_norm_first")) {
     MOME_CHECK(j["layer_norm_first"].is_boolean(), ErrorCode::kCorruptFile, where,
                ": 'layer_norm_first' must be true or false");
@@ -62,7 +48,7 @@ AVHubertConfig AVHubertConfig::FromJson(const std::string& text, const std::stri
   if (j.contains("resnet_relu_type")) {
     const auto type = j["resnet_relu_type"].is_string() ? j["resnet_relu_type"].get<std::string>() : "";
     MOME_CHECK(type == "prelu" || type == "relu", ErrorCode::kUnsupported, where, ": resnet_relu_type ",
-               j["resnet_relu_type"].dump(), " (only \"prelu\" and \"relu\")");
+               io::Describe(j["resnet_relu_type"]), " (only \"prelu\" and \"relu\")");
     c.resnet.prelu = type == "prelu";
   }
   if (j.contains("resnet_layers")) {
@@ -75,7 +61,7 @@ AVHubertConfig AVHubertConfig::FromJson(const std::string& text, const std::stri
   }
   if (j.contains("activation_fn"))
     MOME_CHECK(j["activation_fn"] == "gelu", ErrorCode::kUnsupported, where, ": activation_fn ",
-               j["activation_fn"].dump(), " (only \"gelu\")");
+               io::Describe(j["activation_fn"]), " (only \"gelu\")");
   c.Validate(where);
   return c;
 }

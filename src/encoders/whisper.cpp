@@ -2,13 +2,14 @@
 
 #include <torch/torch.h>
 
+#include <sys/stat.h>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sys/stat.h>
 
 #include "mome/core/compat.h"
 #include "mome/core/error.h"
+#include "mome/io/json.h"
 #include "mome/io/module_loader.h"
 #include "mome/io/safetensors.h"
 
@@ -17,12 +18,6 @@ namespace mome::encoders {
 using nlohmann::json;
 
 namespace {
-
-int64_t GetInt(const json& j, const std::string& key, int64_t fallback, const std::string& path) {
-  if (!j.contains(key)) return fallback;
-  MOME_CHECK(j[key].is_number_integer(), ErrorCode::kCorruptFile, path, ": '", key, "' must be an integer");
-  return j[key].get<int64_t>();
-}
 
 bool IsDir(const std::string& path) {
   struct stat st {};
@@ -33,28 +28,20 @@ bool IsDir(const std::string& path) {
 
 WhisperEncoderConfig WhisperEncoderConfig::FromJson(const std::string& path_in) {
   const std::string path = IsDir(path_in) ? path_in + "/config.json" : path_in;
-  std::ifstream in(path);
-  MOME_CHECK(in, ErrorCode::kNotFound, path, ": cannot open Whisper config");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const std::exception& e) {
-    MOME_FAIL(ErrorCode::kCorruptFile, path, ": invalid JSON (", e.what(), ")");
-  }
-  MOME_CHECK(j.is_object(), ErrorCode::kCorruptFile, path, ": config is not a JSON object");
+  const json j = io::ReadJsonObjectFile(path);
   WhisperEncoderConfig c;
-  c.d_model = GetInt(j, "d_model", c.d_model, path);
-  c.encoder_layers = GetInt(j, "encoder_layers", c.encoder_layers, path);
-  c.encoder_attention_heads = GetInt(j, "encoder_attention_heads", c.encoder_attention_heads, path);
-  c.encoder_ffn_dim = GetInt(j, "encoder_ffn_dim", c.encoder_ffn_dim, path);
-  c.num_mel_bins = GetInt(j, "num_mel_bins", c.num_mel_bins, path);
-  c.max_source_positions = GetInt(j, "max_source_positions", c.max_source_positions, path);
+  c.d_model = io::OptionalInt(j, "d_model", c.d_model, path);
+  c.encoder_layers = io::OptionalInt(j, "encoder_layers", c.encoder_layers, path);
+  c.encoder_attention_heads = io::OptionalInt(j, "encoder_attention_heads", c.encoder_attention_heads, path);
+  c.encoder_ffn_dim = io::OptionalInt(j, "encoder_ffn_dim", c.encoder_ffn_dim, path);
+  c.num_mel_bins = io::OptionalInt(j, "num_mel_bins", c.num_mel_bins, path);
+  c.max_source_positions = io::OptionalInt(j, "max_source_positions", c.max_source_positions, path);
   if (j.contains("activation_function"))
     MOME_CHECK(j["activation_function"] == "gelu", ErrorCode::kUnsupported, path, ": activation_function ",
-               j["activation_function"].dump(), " (only \"gelu\" is supported)");
+               io::Describe(j["activation_function"]), " (only \"gelu\" is supported)");
   MOME_CHECK(c.d_model > 0 && c.encoder_attention_heads > 0 && c.d_model % c.encoder_attention_heads == 0,
-             ErrorCode::kInvalidArgument, path, ": d_model ", c.d_model, " is not divisible by encoder_attention_heads ",
-             c.encoder_attention_heads);
+             ErrorCode::kInvalidArgument, path, ": d_model ", c.d_model,
+             " is not divisible by encoder_attention_heads ", c.encoder_attention_heads);
   MOME_CHECK(c.encoder_layers >= 0 && c.encoder_ffn_dim > 0 && c.num_mel_bins > 0 && c.max_source_positions > 0,
              ErrorCode::kInvalidArgument, path, ": non-positive encoder size in config");
   return c;
@@ -82,8 +69,7 @@ Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride_,
 }
 
 at::Tensor Conv1dImpl::forward(const at::Tensor& x) const {
-  if (!(weight.requires_grad() && at::GradMode::is_enabled()))
-    return at::conv1d(x, weight, bias, {stride}, {padding});
+  if (!(weight.requires_grad() && at::GradMode::is_enabled())) return at::conv1d(x, weight, bias, {stride}, {padding});
   // Training: LibTorch 1.13's CPU conv1d backward (Debian's build) returns garbage weight and bias gradients for
   // these shapes (measured: norms ~1e19 that change between identical runs), so the convolution is written as
   // unfold + matmul, whose backward is plain autograd. Same result as conv1d up to float rounding.
@@ -95,10 +81,10 @@ at::Tensor Conv1dImpl::forward(const at::Tensor& x) const {
 
 WhisperAttentionImpl::WhisperAttentionImpl(const WhisperEncoderConfig& c, const at::TensorOptions& options)
     : heads_(c.encoder_attention_heads), head_dim_(c.d_model / c.encoder_attention_heads) {
-  q_proj = register_module("q_proj", llm::Linear(c.d_model, c.d_model, true, options));
-  k_proj = register_module("k_proj", llm::Linear(c.d_model, c.d_model, false, options));
-  v_proj = register_module("v_proj", llm::Linear(c.d_model, c.d_model, true, options));
-  out_proj = register_module("out_proj", llm::Linear(c.d_model, c.d_model, true, options));
+  q_proj = register_module("q_proj", nn::Linear(c.d_model, c.d_model, true, options));
+  k_proj = register_module("k_proj", nn::Linear(c.d_model, c.d_model, false, options));
+  v_proj = register_module("v_proj", nn::Linear(c.d_model, c.d_model, true, options));
+  out_proj = register_module("out_proj", nn::Linear(c.d_model, c.d_model, true, options));
 }
 
 at::Tensor WhisperAttentionImpl::forward(const at::Tensor& x) const {
@@ -120,8 +106,8 @@ at::Tensor WhisperAttentionImpl::forward(const at::Tensor& x) const {
 WhisperEncoderLayerImpl::WhisperEncoderLayerImpl(const WhisperEncoderConfig& c, const at::TensorOptions& options) {
   self_attn = register_module("self_attn", WhisperAttention(c, options));
   self_attn_layer_norm = register_module("self_attn_layer_norm", LayerNorm(c.d_model, options));
-  fc1 = register_module("fc1", llm::Linear(c.d_model, c.encoder_ffn_dim, true, options));
-  fc2 = register_module("fc2", llm::Linear(c.encoder_ffn_dim, c.d_model, true, options));
+  fc1 = register_module("fc1", nn::Linear(c.d_model, c.encoder_ffn_dim, true, options));
+  fc2 = register_module("fc2", nn::Linear(c.encoder_ffn_dim, c.d_model, true, options));
   final_layer_norm = register_module("final_layer_norm", LayerNorm(c.d_model, options));
 }
 
@@ -133,7 +119,7 @@ at::Tensor WhisperEncoderLayerImpl::forward(const at::Tensor& x_in) const {
 WhisperEncoderImpl::WhisperEncoderImpl(const WhisperEncoderConfig& c, const at::TensorOptions& options) : config_(c) {
   conv1 = register_module("conv1", Conv1d(c.num_mel_bins, c.d_model, 3, 1, 1, options));
   conv2 = register_module("conv2", Conv1d(c.d_model, c.d_model, 3, 2, 1, options));
-  embed_positions = register_module("embed_positions", llm::Embedding(c.max_source_positions, c.d_model, options));
+  embed_positions = register_module("embed_positions", nn::Embedding(c.max_source_positions, c.d_model, options));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.encoder_layers; ++i) {
     layer_list_.emplace_back(c, options);

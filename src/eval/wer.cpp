@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "mome/core/error.h"
+#include "mome/io/json.h"
 
 namespace mome::eval {
 
@@ -77,14 +78,9 @@ std::map<std::string, std::string> ReadTranscripts(const std::string& path) {
     std::string key, text;
     const size_t first = line.find_first_not_of(" \t");
     if (line[first] == '{') {
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception& e) {
-        MOME_FAIL(ErrorCode::kCorruptFile, path, ":", number, ": not valid JSON (", e.what(), ")");
-      }
-      MOME_CHECK(j.is_object() && j.contains("key") && j["key"].is_string(), ErrorCode::kCorruptFile, path, ":",
-                 number, ": JSON line without a string \"key\"");
+      const nlohmann::json j = io::ParseJson(line, path + ":" + std::to_string(number));
+      MOME_CHECK(j.is_object() && j.contains("key") && j["key"].is_string(), ErrorCode::kCorruptFile, path, ":", number,
+                 ": JSON line without a string \"key\"");
       key = j["key"].get<std::string>();
       // A line with an "error" instead of "text" (a clip that could not be decoded) scores as empty.
       if (j.contains("text") && j["text"].is_string()) text = j["text"].get<std::string>();

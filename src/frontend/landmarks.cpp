@@ -11,6 +11,7 @@
 
 #include "mome/core/config.h"
 #include "mome/core/error.h"
+#include "mome/io/json.h"
 
 namespace mome::frontend {
 namespace {
@@ -28,19 +29,15 @@ void AppendJsonFrame(const nlohmann::json& frame, std::vector<float>& out, const
              frame.is_array() ? std::to_string(frame.size()) + " entries" : std::string(frame.type_name()));
   for (const auto& point : frame) {
     MOME_CHECK(point.is_array() && point.size() == 2 && point[0].is_number() && point[1].is_number(),
-               ErrorCode::kCorruptFile, path, ": frame ", index, " has a point that is not [x, y]: ", point.dump());
+               ErrorCode::kCorruptFile, path, ": frame ", index,
+               " has a point that is not [x, y]: ", io::Describe(point));
     out.push_back(point[0].get<float>());
     out.push_back(point[1].get<float>());
   }
 }
 
 LandmarkTrack ParseJson(const std::string& text, const std::string& path) {
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    MOME_FAIL(ErrorCode::kCorruptFile, path, ": not valid JSON (", e.what(), ")");
-  }
+  const nlohmann::json doc = io::ParseJson(text, path);
   LandmarkTrack track;
   const nlohmann::json* frames = &doc;
   if (doc.is_object()) {

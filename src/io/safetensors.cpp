@@ -16,6 +16,7 @@
 
 #include "mome/core/atomic_file.h"
 #include "mome/core/error.h"
+#include "mome/io/json.h"
 
 namespace mome::io {
 
@@ -140,13 +141,8 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::Open(const std::string& 
   file->data_start_ = 8 + header_len;
   const uint64_t data_size = size - file->data_start_;
 
-  nlohmann::json header;
-  try {
-    const char* begin = reinterpret_cast<const char*>(file->mapping_->data() + 8);
-    header = nlohmann::json::parse(begin, begin + header_len);
-  } catch (const nlohmann::json::exception& e) {
-    MOME_FAIL(ErrorCode::kCorruptFile, path, ": header is not valid JSON (", e.what(), ")");
-  }
+  const char* begin = reinterpret_cast<const char*>(file->mapping_->data() + 8);
+  const nlohmann::json header = io::ParseJson(std::string(begin, begin + header_len), path + " (header)");
   MOME_CHECK(header.is_object(), ErrorCode::kCorruptFile, path, ": header is not a JSON object");
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
@@ -206,13 +202,7 @@ CheckpointReader CheckpointReader::Open(const std::string& path) {
     if (fs::exists(single, ec)) {
       shard_paths.push_back(single.string());
     } else if (fs::exists(index, ec)) {
-      nlohmann::json json;
-      try {
-        std::ifstream in(index);
-        json = nlohmann::json::parse(in);
-      } catch (const nlohmann::json::exception& e) {
-        MOME_FAIL(ErrorCode::kCorruptFile, index.string(), ": not valid JSON (", e.what(), ")");
-      }
+      const nlohmann::json json = io::ReadJsonFile(index.string());
       MOME_CHECK(json.is_object() && json.contains("weight_map") && json["weight_map"].is_object(),
                  ErrorCode::kCorruptFile, index.string(), ": has no 'weight_map' object");
       std::map<std::string, std::string> wanted;  // tensor -> shard

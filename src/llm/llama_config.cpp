@@ -8,34 +8,23 @@
 
 #include "mome/core/error.h"
 #include "mome/core/log.h"
+#include "mome/io/json.h"
 
 namespace mome::llm {
 namespace {
 
 using nlohmann::json;
 
-int64_t RequireInt(const json& j, const char* key, const std::string& origin) {
-  MOME_CHECK(j.contains(key), ErrorCode::kNotFound, origin, ": missing required field '", key, "'");
-  MOME_CHECK(j[key].is_number_integer(), ErrorCode::kCorruptFile, origin, ": field '", key,
-             "' must be an integer, got ", j[key].dump());
-  return j[key].get<int64_t>();
-}
-
-template <typename T>
-T Optional(const json& j, const char* key, T fallback, const std::string& origin) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  try {
-    return j[key].get<T>();
-  } catch (const json::exception&) {
-    MOME_FAIL(ErrorCode::kCorruptFile, origin, ": field '", key, "' has the wrong type: ", j[key].dump());
-  }
-}
+using io::OptionalField;
+using io::RequireInt;
 
 std::optional<int64_t> OptionalId(const json& j, const char* key, const std::string& origin) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
   if (j[key].is_array()) {  // some configs list several; the first is the canonical one
     if (j[key].empty()) return std::nullopt;
-    return Optional<int64_t>(j[key], 0, 0, origin);
+    MOME_CHECK(j[key][0].is_number_integer(), ErrorCode::kCorruptFile, origin, ": field '", key,
+               "' must list integer ids");
+    return j[key][0].get<int64_t>();
   }
   MOME_CHECK(j[key].is_number_integer(), ErrorCode::kCorruptFile, origin, ": field '", key, "' must be an integer id");
   return j[key].get<int64_t>();
@@ -43,7 +32,7 @@ std::optional<int64_t> OptionalId(const json& j, const char* key, const std::str
 
 RopeConfig ParseRope(const json& j, const std::string& origin) {
   RopeConfig rope;
-  rope.theta = Optional<double>(j, "rope_theta", 10000.0, origin);
+  rope.theta = OptionalField<double>(j, "rope_theta", 10000.0, origin);
   // Newer transformers: rope_parameters {rope_type, rope_theta, ...}; hub format: rope_scaling {type|rope_type, ...}.
   const json* params = nullptr;
   if (j.contains("rope_parameters") && j["rope_parameters"].is_object())
@@ -52,13 +41,14 @@ RopeConfig ParseRope(const json& j, const std::string& origin) {
     params = &j["rope_scaling"];
   if (!params) return rope;
   const json& p = *params;
-  rope.theta = Optional<double>(p, "rope_theta", rope.theta, origin);
-  rope.type = Optional<std::string>(p, "rope_type", Optional<std::string>(p, "type", "default", origin), origin);
-  rope.factor = Optional<double>(p, "factor", 1.0, origin);
-  rope.low_freq_factor = Optional<double>(p, "low_freq_factor", 1.0, origin);
-  rope.high_freq_factor = Optional<double>(p, "high_freq_factor", 4.0, origin);
+  rope.theta = OptionalField<double>(p, "rope_theta", rope.theta, origin);
+  rope.type =
+      OptionalField<std::string>(p, "rope_type", OptionalField<std::string>(p, "type", "default", origin), origin);
+  rope.factor = OptionalField<double>(p, "factor", 1.0, origin);
+  rope.low_freq_factor = OptionalField<double>(p, "low_freq_factor", 1.0, origin);
+  rope.high_freq_factor = OptionalField<double>(p, "high_freq_factor", 4.0, origin);
   rope.original_max_position_embeddings =
-      Optional<int64_t>(p, "original_max_position_embeddings", rope.original_max_position_embeddings, origin);
+      OptionalField<int64_t>(p, "original_max_position_embeddings", rope.original_max_position_embeddings, origin);
   MOME_CHECK(rope.type == "default" || rope.type == "linear" || rope.type == "llama3", ErrorCode::kUnsupported, origin,
              ": rope type '", rope.type, "' is not supported (default, linear, llama3)");
   if (rope.type == "llama3")
@@ -70,16 +60,10 @@ RopeConfig ParseRope(const json& j, const std::string& origin) {
 }  // namespace
 
 LlamaConfig LlamaConfig::FromJsonString(const std::string& text, const std::string& origin) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    MOME_FAIL(ErrorCode::kCorruptFile, origin, ": not valid JSON (", e.what(), ")");
-  }
-  MOME_CHECK(j.is_object(), ErrorCode::kCorruptFile, origin, ": is not a JSON object");
-  const std::string model_type = Optional<std::string>(j, "model_type", "llama", origin);
+  const json j = io::ParseJsonObject(text, origin);
+  const std::string model_type = OptionalField<std::string>(j, "model_type", "llama", origin);
   if (model_type != "llama") log::Warn(origin, ": model_type '", model_type, "' is treated as a Llama architecture");
-  const std::string act = Optional<std::string>(j, "hidden_act", "silu", origin);
+  const std::string act = OptionalField<std::string>(j, "hidden_act", "silu", origin);
   MOME_CHECK(act == "silu", ErrorCode::kUnsupported, origin, ": hidden_act '", act, "' is not supported (silu)");
 
   LlamaConfig c;
@@ -88,16 +72,17 @@ LlamaConfig LlamaConfig::FromJsonString(const std::string& text, const std::stri
   c.intermediate_size = RequireInt(j, "intermediate_size", origin);
   c.num_hidden_layers = RequireInt(j, "num_hidden_layers", origin);
   c.num_attention_heads = RequireInt(j, "num_attention_heads", origin);
-  c.num_key_value_heads = Optional<int64_t>(j, "num_key_value_heads", c.num_attention_heads, origin);
-  c.head_dim = Optional<int64_t>(j, "head_dim", 0, origin);
+  c.num_key_value_heads = OptionalField<int64_t>(j, "num_key_value_heads", c.num_attention_heads, origin);
+  c.head_dim = OptionalField<int64_t>(j, "head_dim", 0, origin);
   if (c.head_dim == 0 && c.num_attention_heads > 0) c.head_dim = c.hidden_size / c.num_attention_heads;
-  c.max_position_embeddings = Optional<int64_t>(j, "max_position_embeddings", 2048, origin);
-  c.rms_norm_eps = Optional<double>(j, "rms_norm_eps", 1e-6, origin);
-  c.tie_word_embeddings = Optional<bool>(j, "tie_word_embeddings", false, origin);
-  c.attention_bias = Optional<bool>(j, "attention_bias", false, origin);
-  c.mlp_bias = Optional<bool>(j, "mlp_bias", false, origin);
+  c.max_position_embeddings = OptionalField<int64_t>(j, "max_position_embeddings", 2048, origin);
+  c.rms_norm_eps = OptionalField<double>(j, "rms_norm_eps", 1e-6, origin);
+  c.tie_word_embeddings = OptionalField<bool>(j, "tie_word_embeddings", false, origin);
+  c.attention_bias = OptionalField<bool>(j, "attention_bias", false, origin);
+  c.mlp_bias = OptionalField<bool>(j, "mlp_bias", false, origin);
   c.rope = ParseRope(j, origin);
-  c.torch_dtype = Optional<std::string>(j, "dtype", Optional<std::string>(j, "torch_dtype", "", origin), origin);
+  c.torch_dtype =
+      OptionalField<std::string>(j, "dtype", OptionalField<std::string>(j, "torch_dtype", "", origin), origin);
   c.bos_token_id = OptionalId(j, "bos_token_id", origin);
   c.pad_token_id = OptionalId(j, "pad_token_id", origin);
   if (j.contains("eos_token_id") && j["eos_token_id"].is_array()) {

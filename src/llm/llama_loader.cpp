@@ -7,6 +7,7 @@
 
 #include "mome/core/error.h"
 #include "mome/core/log.h"
+#include "mome/io/json.h"
 #include "mome/io/module_loader.h"
 
 namespace mome::llm {
@@ -45,14 +46,8 @@ GenerationDefaults LoadGenerationDefaults(const std::string& dir, const LlamaCon
   if (config.pad_token_id) defaults.pad_token_id = *config.pad_token_id;
   if (config.bos_token_id) defaults.bos_token_id = *config.bos_token_id;
   const std::string path = (std::filesystem::path(dir) / "generation_config.json").string();
-  std::ifstream in(path);
-  if (!in.good()) return defaults;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    MOME_FAIL(ErrorCode::kCorruptFile, path, ": not valid JSON (", e.what(), ")");
-  }
+  if (!std::filesystem::exists(path)) return defaults;
+  const nlohmann::json j = io::ReadJsonObjectFile(path);
   auto read_ids = [&](const char* key) {
     std::vector<int64_t> ids;
     if (!j.contains(key) || j[key].is_null()) return ids;

@@ -6,19 +6,22 @@
 #include <cmath>
 
 #include "mome/core/error.h"
+#include "mome/nn/init.h"
 
 namespace mome::matryoshka {
 namespace {
 
 // nn.Linear's default: weight and bias uniform in ±1/sqrt(fan_in).
-std::pair<at::Tensor, at::Tensor> LinearInit(int64_t in, int64_t out, const at::TensorOptions& t) {
+std::pair<at::Tensor, at::Tensor> LinearInit(int64_t in, int64_t out, const at::TensorOptions& t,
+                                             const at::Generator& init) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-  return {at::empty({out, in}, t).uniform_(-bound, bound), at::empty({out}, t).uniform_(-bound, bound)};
+  return {nn::UniformInit({out, in}, bound, t, init), nn::UniformInit({out}, bound, t, init)};
 }
 
 }  // namespace
 
-ProjectorImpl::ProjectorImpl(const ProjectorOptions& o, const at::TensorOptions& t) : options_(o) {
+ProjectorImpl::ProjectorImpl(const ProjectorOptions& o, const at::TensorOptions& t, const at::Generator& init)
+    : options_(o) {
   MOME_CHECK(o.in_dim > 0 && o.hidden > 0 && o.out_dim > 0, ErrorCode::kInvalidArgument,
              "projector sizes must be positive, got ", o.in_dim, " -> ", o.hidden, " -> ", o.out_dim);
   torch::NoGradGuard no_grad;
@@ -26,8 +29,8 @@ ProjectorImpl::ProjectorImpl(const ProjectorOptions& o, const at::TensorOptions&
   auto holder = [this](const char* name) { return register_module(name, std::make_shared<torch::nn::Module>()); };
   auto fc1 = holder("fc1");
   auto fc2 = holder("fc2");
-  auto [w1, b1] = LinearInit(o.in_dim, o.hidden, t);
-  auto [w2, b2] = LinearInit(o.hidden, o.out_dim, t);
+  auto [w1, b1] = LinearInit(o.in_dim, o.hidden, t, init);
+  auto [w2, b2] = LinearInit(o.hidden, o.out_dim, t, init);
   fc1_weight = fc1->register_parameter("weight", w1);
   fc1_bias = fc1->register_parameter("bias", b1);
   fc2_weight = fc2->register_parameter("weight", w2);

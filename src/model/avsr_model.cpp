@@ -9,14 +9,14 @@
 
 namespace mome::model {
 
-AVSRModelImpl::AVSRModelImpl(const AVSRModelOptions& o, llm::LlamaForCausalLM llm, const at::TensorOptions& t)
+AVSRModelImpl::AVSRModelImpl(const AVSRModelOptions& o, llm::LlamaForCausalLM llm, const at::TensorOptions& t,
+                             const at::Generator& init)
     : options_(o), llm_(std::move(llm)) {
-  MOME_CHECK(o.modality == "asr" || o.modality == "vsr" || o.modality == "avsr", ErrorCode::kInvalidArgument,
-             "modality '", o.modality, "' is not one of asr, vsr, avsr");
-  const bool audio = o.modality != "vsr", video = o.modality != "asr";
-  MOME_CHECK(!audio || !o.audio_rates.empty(), ErrorCode::kInvalidArgument, "modality ", o.modality,
+  const bool audio = HasAudio(o.modality), video = HasVideo(o.modality);
+  const char* modality = EnumName(kModalityNames, o.modality);
+  MOME_CHECK(!audio || !o.audio_rates.empty(), ErrorCode::kInvalidArgument, "modality ", modality,
              " needs audio_rates");
-  MOME_CHECK(!video || !o.video_rates.empty(), ErrorCode::kInvalidArgument, "modality ", o.modality,
+  MOME_CHECK(!video || !o.video_rates.empty(), ErrorCode::kInvalidArgument, "modality ", modality,
              " needs video_rates");
   for (int64_t a : audio ? o.audio_rates : std::vector<int64_t>{0})
     for (int64_t v : video ? o.video_rates : std::vector<int64_t>{0}) pairs_.push_back({a, v});
@@ -30,7 +30,7 @@ AVSRModelImpl::AVSRModelImpl(const AVSRModelOptions& o, llm::LlamaForCausalLM ll
     p.out_dim = c.hidden_size;
     p.layer_norm = o.projector_layer_norm;
     const std::string name = std::string(is_audio ? "audio" : "video") + "_projector_r" + std::to_string(rate);
-    return register_module(name, matryoshka::Projector(p, t));
+    return register_module(name, matryoshka::Projector(p, t, init));
   };
   if (audio)
     for (int64_t r : o.audio_rates) audio_projectors_.emplace(r, make(true, r));
@@ -39,14 +39,14 @@ AVSRModelImpl::AVSRModelImpl(const AVSRModelOptions& o, llm::LlamaForCausalLM ll
 
   adapters::AdapterOptions a = o.adapters;
   a.num_scales = static_cast<int64_t>(pairs_.size());
-  adapters_ = register_module("adapters", adapters::AdapterSet(a, c, t));
+  adapters_ = register_module("adapters", adapters::AdapterSet(a, c, t, init));
 
   // The reference leaves the new special tokens at random values; start them at the mean embedding, trainable.
   {
     torch::NoGradGuard no_grad;
     const at::Tensor& table = llm_->model->embed_tokens->weight;
-    at::Tensor init = table.device().is_meta() ? at::empty({4, c.hidden_size}, t)
-                                               : table.to(t.dtype()).mean(0, true).repeat({4, 1});
+    at::Tensor init =
+        table.device().is_meta() ? at::empty({4, c.hidden_size}, t) : table.to(t.dtype()).mean(0, true).repeat({4, 1});
     special_embeddings = register_parameter("special_embeddings", init.to(t));
   }
   // Virtual ids past the LLM vocabulary name the special tokens (never decoded, so no tokenizer id is needed).
@@ -87,8 +87,8 @@ at::Tensor AVSRModelImpl::Embed(const std::vector<int64_t>& ids) const {
 
 at::Tensor AVSRModelImpl::Project(const at::Tensor& features, const at::Tensor& lengths, int64_t rate, bool audio,
                                   std::vector<at::Tensor>* rows) const {
-  MOME_CHECK(features.defined(), ErrorCode::kInvalidArgument, "modality ", options_.modality, " needs ",
-             audio ? "audio" : "video", " features");
+  MOME_CHECK(features.defined(), ErrorCode::kInvalidArgument, "modality ", EnumName(kModalityNames, options_.modality),
+             " needs ", audio ? "audio" : "video", " features");
   const auto& projectors = audio ? audio_projectors_ : video_projectors_;
   const auto it = projectors.find(rate);
   MOME_CHECK(it != projectors.end(), ErrorCode::kInvalidArgument, audio ? "audio" : "video", " rate ", rate,
@@ -102,7 +102,7 @@ at::Tensor AVSRModelImpl::Project(const at::Tensor& features, const at::Tensor& 
 }
 
 PromptBatch AVSRModelImpl::BuildPrompt(const ModelInputs& in, const RatePair& pair, PaddingSide side,
-                                       bool with_transcript) {
+                                       bool with_transcript) const {
   ScaleOf(pair);
   std::vector<at::Tensor> audio_rows, video_rows;
   if (pair.audio > 0) Project(in.audio, in.audio_lengths, pair.audio, true, &audio_rows);
@@ -119,17 +119,22 @@ PromptBatch AVSRModelImpl::BuildPrompt(const ModelInputs& in, const RatePair& pa
     pieces[i].instruction_ids = in.instruction_ids[i];
     if (with_transcript) pieces[i].transcript_ids = in.transcript_ids[i];
   }
-  return AssemblePrompts(pieces, token_ids_, [this](const std::vector<int64_t>& ids) { return Embed(ids); }, side,
-                         with_transcript);
+  return AssemblePrompts(
+      pieces, token_ids_, [this](const std::vector<int64_t>& ids) { return Embed(ids); }, side, with_transcript);
+}
+
+adapters::BoundAdapters AVSRModelImpl::AdaptersFor(const RatePair& pair,
+                                                   std::vector<adapters::RouterStats>* router_stats) const {
+  return adapters_->At(ScaleOf(pair), router_stats);
 }
 
 ModelOutput AVSRModelImpl::Forward(const ModelInputs& inputs, const RatePair& pair, bool collect_layer_outputs,
-                                   bool labelled_logits_only) {
+                                   bool labelled_logits_only, std::vector<adapters::RouterStats>* router_stats) const {
   ModelOutput out;
   out.prompt = BuildPrompt(inputs, pair, PaddingSide::kRight, !inputs.transcript_ids.empty());
-  adapters_->SetScale(ScaleOf(pair));
+  const adapters::BoundAdapters hooks = AdaptersFor(pair, router_stats);
   llm::ForwardExtras extras;
-  extras.hooks = adapters_.get();
+  extras.hooks = &hooks;
   if (collect_layer_outputs) extras.layer_outputs = &out.layer_outputs;
   const PromptBatch& p = out.prompt;
   if (!labelled_logits_only) {

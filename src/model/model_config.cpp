@@ -3,6 +3,12 @@
 #include "mome/core/error.h"
 
 namespace mome::model {
+namespace {
+
+constexpr const char* kWhisperPresets = "whisper-tiny, whisper-base, whisper-small, whisper-medium";
+constexpr const char* kAVHubertPresets = "avhubert-tiny, avhubert-base, avhubert-large";
+
+}  // namespace
 
 void LlmSection::Visit(ConfigVisitor& v) {
   v.Field("preset", preset, "llama-3.2-1b | llama-3.2-3b | llama-3.1-8b, or empty to read path/config.json");
@@ -45,9 +51,9 @@ void AdaptersSection::Visit(ConfigVisitor& v) {
 }
 
 void AdaptersSection::Validate() const {
-  ConfigRequireOneOf(kind, {"mome", "lora", "none"}, "kind");
-  ConfigRequireOneOf(placement, {"mhsa", "ffn", "layer"}, "placement");
-  ConfigRequireOneOf(lora_variant, {"ms", "ss", "mss"}, "lora_variant");
+  ConfigRequireEnum(adapters::kAdapterKindNames, kind, "kind");
+  ConfigRequireEnum(adapters::kPlacementNames, placement, "placement");
+  ConfigRequireEnum(adapters::kLoRAVariantNames, lora_variant, "lora_variant");
   ConfigRequireOneOf(dispatch, {"auto", "dense", "sorted"}, "dispatch");
   ConfigRequire(num_experts > 0 && bottleneck > 0 && num_shared >= 0, "num_experts",
                 "num_experts and bottleneck must be positive, num_shared >= 0");
@@ -73,13 +79,23 @@ void ModelSection::Visit(ConfigVisitor& v) {
 }
 
 void ModelSection::Validate() const {
-  ConfigRequireOneOf(modality, {"asr", "vsr", "avsr"}, "modality");
+  ConfigRequireEnum(kModalityNames, modality, "modality");
   ConfigRequireOneOf(compression, {"avg-pool", "stack"}, "compression");
   for (int64_t r : audio_rates) ConfigRequire(r >= 1, "audio_rates", "rates must be >= 1");
   for (int64_t r : video_rates) ConfigRequire(r >= 1, "video_rates", "rates must be >= 1");
   ConfigRequire(modality == "vsr" || !audio_rates.empty(), "audio_rates", "needed for ", modality);
   ConfigRequire(modality == "asr" || !video_rates.empty(), "video_rates", "needed for ", modality);
   ConfigRequire(projector_hidden > 0, "projector_hidden", "must be positive");
+}
+
+// An encoder the modality uses needs a preset (its architecture; a checkpoint at `path` must match it); one it
+// does not use is ignored, preset or not. The same rule for --dry-run, training and decoding.
+void ModelConfig::Validate() const {
+  const Modality m = ParseEnum(kModalityNames, model.modality, "model.modality");
+  ConfigRequire(!HasAudio(m) || !audio_encoder.preset.empty(), "audio_encoder.preset", "needed for modality ",
+                model.modality, " (", kWhisperPresets, ")");
+  ConfigRequire(!HasVideo(m) || !video_encoder.preset.empty(), "video_encoder.preset", "needed for modality ",
+                model.modality, " (", kAVHubertPresets, ")");
 }
 
 void ModelConfig::Visit(ConfigVisitor& v) {
@@ -124,15 +140,59 @@ llm::LlamaConfig ResolveLlmConfig(const LlmSection& section) {
   return section.preset.empty() ? llm::LlamaConfig::FromJsonFile(section.path) : LlamaPreset(section.preset);
 }
 
+// ---------------------------------------------------------------- encoder presets: the one table
+
+encoders::WhisperEncoderConfig WhisperConfigFor(const EncoderSection& s) {
+  encoders::WhisperEncoderConfig c;
+  const std::string& p = s.preset;
+  if (p == "whisper-tiny")
+    c.d_model = 384, c.encoder_layers = 4, c.encoder_attention_heads = 6;
+  else if (p == "whisper-base")
+    c.d_model = 512, c.encoder_layers = 6, c.encoder_attention_heads = 8;
+  else if (p == "whisper-small")
+    c.d_model = 768, c.encoder_layers = 12, c.encoder_attention_heads = 12;
+  else if (p == "whisper-medium")
+    c.d_model = 1024, c.encoder_layers = 24, c.encoder_attention_heads = 16;
+  else
+    MOME_FAIL(ErrorCode::kInvalidArgument, "audio_encoder.preset '", p, "' is not a Whisper preset");
+  c.encoder_ffn_dim = 4 * c.d_model;
+  if (s.dim > 0) c.d_model = s.dim, c.encoder_ffn_dim = 4 * s.dim;
+  if (s.layers > 0) c.encoder_layers = s.layers;
+  if (s.heads > 0) c.encoder_attention_heads = s.heads;
+  if (s.ffn > 0) c.encoder_ffn_dim = s.ffn;
+  if (s.n_mels > 0) c.num_mel_bins = s.n_mels;
+  MOME_CHECK(c.d_model % c.encoder_attention_heads == 0, ErrorCode::kInvalidArgument, "audio_encoder: dim ", c.d_model,
+             " is not a multiple of heads ", c.encoder_attention_heads);
+  return c;
+}
+
+encoders::AVHubertConfig AVHubertConfigFor(const EncoderSection& s) {
+  const std::string& p = s.preset;
+  encoders::AVHubertConfig c;
+  if (p == "avhubert-large")
+    c = encoders::AVHubertConfig::Large();
+  else if (p == "avhubert-tiny")
+    c = encoders::AVHubertConfig::Tiny();
+  else if (p == "avhubert-base")
+    c.encoder_embed_dim = 768, c.encoder_layers = 12, c.encoder_attention_heads = 12, c.encoder_ffn_embed_dim = 3072;
+  else
+    MOME_FAIL(ErrorCode::kInvalidArgument, "video_encoder.preset '", p, "' is not an AV-HuBERT preset");
+  // A resolved config repeats the preset's width; only a different width rescales the FFN.
+  if (s.dim > 0 && s.dim != c.encoder_embed_dim) c.encoder_embed_dim = s.dim, c.encoder_ffn_embed_dim = 4 * s.dim;
+  if (s.layers > 0) c.encoder_layers = s.layers;
+  if (s.heads > 0) c.encoder_attention_heads = s.heads;
+  if (s.ffn > 0) c.encoder_ffn_embed_dim = s.ffn;
+  c.Validate("video_encoder");
+  return c;
+}
+
 int64_t EncoderPresetDim(const std::string& name) {
-  if (name == "avhubert-tiny") return 48;
-  if (name == "whisper-tiny") return 384;
-  if (name == "whisper-base") return 512;
-  if (name == "whisper-small" || name == "avhubert-base") return 768;
-  if (name == "whisper-medium" || name == "avhubert-large") return 1024;
-  MOME_FAIL(ErrorCode::kInvalidArgument, "unknown encoder preset '", name,
-            "' (whisper-tiny, whisper-base, whisper-small, whisper-medium, avhubert-tiny, avhubert-base, "
-            "avhubert-large)");
+  EncoderSection s;
+  s.preset = name;
+  if (name.rfind("whisper-", 0) == 0) return WhisperConfigFor(s).d_model;
+  if (name.rfind("avhubert-", 0) == 0) return AVHubertConfigFor(s).encoder_embed_dim;
+  MOME_FAIL(ErrorCode::kInvalidArgument, "unknown encoder preset '", name, "' (", kWhisperPresets, ", ",
+            kAVHubertPresets, ")");
 }
 
 std::string DefaultInstruction(const std::string& modality) {
@@ -143,22 +203,24 @@ std::string DefaultInstruction(const std::string& modality) {
 
 AVSRModelOptions ToModelOptions(const ModelConfig& c) {
   AVSRModelOptions o;
-  o.modality = c.model.modality;
+  o.modality = ParseEnum(kModalityNames, c.model.modality, "modality");
   o.audio_rates = c.model.audio_rates;
   o.video_rates = c.model.video_rates;
   o.compression = c.model.compression;
-  auto dim = [](const EncoderSection& e) { return e.dim > 0 ? e.dim : (e.preset.empty() ? 0 : EncoderPresetDim(e.preset)); };
+  auto dim = [](const EncoderSection& e) {
+    return e.dim > 0 ? e.dim : (e.preset.empty() ? 0 : EncoderPresetDim(e.preset));
+  };  // unused: 0
   o.audio_dim = dim(c.audio_encoder);
   o.video_dim = dim(c.video_encoder);
-  MOME_CHECK(o.modality == "vsr" || o.audio_dim > 0, ErrorCode::kInvalidArgument,
-             "audio_encoder needs a preset or dim for modality ", o.modality);
-  MOME_CHECK(o.modality == "asr" || o.video_dim > 0, ErrorCode::kInvalidArgument,
-             "video_encoder needs a preset or dim for modality ", o.modality);
+  MOME_CHECK(!HasAudio(o.modality) || o.audio_dim > 0, ErrorCode::kInvalidArgument,
+             "audio_encoder needs a preset or dim for modality ", c.model.modality);
+  MOME_CHECK(!HasVideo(o.modality) || o.video_dim > 0, ErrorCode::kInvalidArgument,
+             "video_encoder needs a preset or dim for modality ", c.model.modality);
   o.projector_hidden = c.model.projector_hidden;
   o.projector_layer_norm = c.model.projector_layer_norm;
   const AdaptersSection& a = c.adapters;
-  o.adapters.kind = a.kind;
-  o.adapters.placement = a.placement;
+  o.adapters.kind = ParseEnum(adapters::kAdapterKindNames, a.kind, "adapters.kind");
+  o.adapters.placement = ParseEnum(adapters::kPlacementNames, a.placement, "adapters.placement");
   o.adapters.layers = a.layers;
   o.adapters.mome.num_experts = a.num_experts;
   o.adapters.mome.top_k = a.top_k;
@@ -166,7 +228,7 @@ AVSRModelOptions ToModelOptions(const ModelConfig& c) {
   o.adapters.mome.bottleneck = a.bottleneck;
   o.adapters.mome.shared_router = a.shared_router;
   o.adapters.mome.dispatch = a.dispatch;
-  o.adapters.lora_variant = a.lora_variant;
+  o.adapters.lora_variant = ParseEnum(adapters::kLoRAVariantNames, a.lora_variant, "adapters.lora_variant");
   o.adapters.lora_reduction = a.lora_reduction;
   o.adapters.lora_alpha = a.lora_alpha;
   return o;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mome/core/error.h"
+#include "mome/io/json.h"
 #include "text/byte_level.h"
 #include "text/tokenizer_json.h"
 #include "text/utf8.h"
@@ -117,14 +118,7 @@ BpeTokenizer::BpeTokenizer(BpeModel model, AddedVocabulary added, PreTokenizer p
       path_(std::move(path)) {}
 
 std::unique_ptr<BpeTokenizer> BpeTokenizer::FromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  MOME_CHECK(in.good(), ErrorCode::kNotFound, path, ": cannot open tokenizer file");
-  json root;
-  try {
-    root = json::parse(in);
-  } catch (const json::exception& e) {
-    MOME_FAIL(ErrorCode::kCorruptFile, path, ": not valid JSON (", e.what(), ")");
-  }
+  const json root = io::ReadJsonFile(path);
   try {
     CheckSupportedTopLevel(root, path);
     BpeModel model = ParseModel(RequireMember(root, "model", path, "tokenizer.json"), path);

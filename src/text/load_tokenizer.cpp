@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mome/core/error.h"
+#include "mome/io/json.h"
 #include "mome/text/tokenizer.h"
 #include "text/bpe_tokenizer.h"
 #include "text/spm_tokenizer.h"
@@ -31,13 +32,7 @@ void SetSpecialIds(BpeTokenizer* tokenizer, const fs::path& json_path) {
   nlohmann::json config;
   const fs::path config_path = json_path.parent_path() / "tokenizer_config.json";
   if (fs::exists(config_path)) {
-    std::ifstream in(config_path);
-    try {
-      config = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      MOME_FAIL(ErrorCode::kCorruptFile, config_path.string(), ": not valid JSON (", e.what(), ")");
-    }
-    MOME_CHECK(config.is_object(), ErrorCode::kCorruptFile, config_path.string(), ": must hold a JSON object");
+    config = io::ReadJsonObjectFile(config_path.string());
   }
   const auto find = [&](const char* key, const char* first, const char* second) -> std::optional<int64_t> {
     if (config.is_object()) {

@@ -10,7 +10,8 @@ namespace mome::adapters {
 
 class LoRAImpl : public torch::nn::Module {
  public:
-  LoRAImpl(int64_t in_dim, int64_t out_dim, int64_t rank, double scaling, const at::TensorOptions& options);
+  LoRAImpl(int64_t in_dim, int64_t out_dim, int64_t rank, double scaling, const at::TensorOptions& options,
+           const at::Generator& init = {});  // `init`: a CPU generator; undefined: the global one
   at::Tensor forward(const at::Tensor& x) const;
   at::Tensor down, up;  // [rank, in], [out, rank]
   double scaling;

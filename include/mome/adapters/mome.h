@@ -8,18 +8,20 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <string>
+
 #include <vector>
 
 namespace mome::adapters {
 
 struct MoMEOptions {
-  int64_t dim = 0;            // d of the LLM
-  int64_t num_experts = 23;   // routed experts N
-  int64_t num_shared = 1;     // shared experts S
-  int64_t bottleneck = 12;    // b
-  int64_t num_scales = 1;     // Matryoshka scales served (compression-rate pairs)
+  int64_t dim = 0;                   // d of the LLM
+  int64_t num_experts = 23;          // routed experts N
+  int64_t num_shared = 1;            // shared experts S
+  int64_t bottleneck = 12;           // b
+  int64_t num_scales = 1;            // Matryoshka scales served (compression-rate pairs)
   std::vector<int64_t> top_k = {4};  // one value for every scale, or one per scale
-  bool shared_router = true;  // false: one router per scale (the paper's ablation)
+  bool shared_router = true;         // false: one router per scale (the paper's ablation)
   // How tokens reach their experts: "dense" computes every expert for every token as two GEMMs and zeroes the
   // unchosen ones with the gates; "sorted" sorts the (token, expert) pairs by expert and runs each expert on its
   // tokens only (index_add back); "auto" picks dense on CUDA (no host sync, few launches) and sorted on the CPU
@@ -35,7 +37,8 @@ struct RouterStats {
 
 class MoMEAdapterImpl : public torch::nn::Module {
  public:
-  MoMEAdapterImpl(const MoMEOptions& options, const at::TensorOptions& tensor_options);
+  // Random weights from `init` (a CPU generator; undefined: the global generator).
+  MoMEAdapterImpl(const MoMEOptions& options, const at::TensorOptions& tensor_options, const at::Generator& init = {});
   // x [..., d] -> the adapter's output [..., d] for Matryoshka scale `scale`. When `stats` is given, the
   // router's probabilities and choices are appended to it.
   at::Tensor forward(const at::Tensor& x, int64_t scale, std::vector<RouterStats>* stats = nullptr) const;

@@ -35,6 +35,9 @@ class CliParser {
   CliParser& AddFlag(const std::string& name, const std::string& help);  // no value; GetFlag says if given
   // May be given any number of times (`--set a=1 --set b=2`); GetAll returns the values in order.
   CliParser& AddRepeated(const std::string& name, const std::string& value_name, const std::string& help);
+  // --device D (cpu | cuda | cuda:N, default cpu): one declaration for every tool; read with
+  // ParseDevice(GetString("--device")) (core/device.h).
+  CliParser& AddDeviceOption();
   // Without this, a bare argument is an error (it is usually a forgotten option name).
   CliParser& AllowPositionals(const std::string& value_name, const std::string& help);
   // Extra text at the end of --help, each line indented: e.g. ConfigHelp<T>() under "config keys".

@@ -39,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "mome/core/enum_names.h"
 #include "mome/core/error.h"
 
 namespace mome {
@@ -93,6 +94,12 @@ void ConfigRequire(bool cond, const std::string& key, const Why&... why) {
 
 // For string fields that act as enums: the message lists the allowed values.
 void ConfigRequireOneOf(const std::string& value, std::initializer_list<const char*> allowed, const std::string& key);
+
+// For string fields that name an enum: the enum's one name table decides, and the message lists its names.
+template <typename E, size_t N>
+void ConfigRequireEnum(const EnumNames<E, N>& names, const std::string& value, const std::string& key) {
+  ConfigRequire(IsEnumName(names, value), key, "'", value, "' is not one of ", EnumChoices(names));
+}
 
 enum class ConfigFormat {
   kBlock,          // block YAML, one field a line: the resolved config a run writes next to its outputs

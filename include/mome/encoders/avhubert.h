@@ -1,6 +1,7 @@
 // The AV-HuBERT visual encoder, computed as fairseq's AVHubertModel.extract_finetune does for video-only input
 // (facebookresearch/av_hubert, avhubert/hubert.py + resnet.py; fairseq wav2vec2 TransformerEncoder):
-//   video [B, 1, T, H, W] -> ResEncoder (Conv3d + BN3d + PReLU + MaxPool3d, per-frame ResNet-18, avg pool) -> [B, T, 512]
+//   video [B, 1, T, H, W] -> ResEncoder (Conv3d + BN3d + PReLU + MaxPool3d, per-frame ResNet-18, avg pool) -> [B, T,
+//   512]
 //   -> feature_extractor_video.proj -> d; the audio features are zeros (extract_finetune fills them with new_zeros
 //   *after* the audio projection, so feature_extractor_audio.proj is loaded but never applied)
 //   -> concat [audio, video] -> layer_norm (2d) -> post_extract_proj (2d -> d)
@@ -21,7 +22,7 @@
 
 #include "mome/encoders/avhubert_resnet.h"
 #include "mome/encoders/whisper.h"
-#include "mome/llm/llama.h"
+#include "mome/nn/layers.h"
 
 namespace mome::encoders {
 
@@ -30,10 +31,10 @@ struct AVHubertConfig {
   int64_t encoder_layers = 24;
   int64_t encoder_attention_heads = 16;
   int64_t encoder_ffn_embed_dim = 4096;
-  int64_t conv_pos = 128;        // positional conv kernel
-  int64_t conv_pos_groups = 16;  // positional conv groups
-  int64_t audio_feat_dim = 104;  // 4 stacked 26-dim filterbanks (only the shape of the unused audio proj)
-  bool layer_norm_first = true;  // pre-LN layers + final encoder.layer_norm (AV-HuBERT Large)
+  int64_t conv_pos = 128;                // positional conv kernel
+  int64_t conv_pos_groups = 16;          // positional conv groups
+  int64_t audio_feat_dim = 104;          // 4 stacked 26-dim filterbanks (only the shape of the unused audio proj)
+  bool layer_norm_first = true;          // pre-LN layers + final encoder.layer_norm (AV-HuBERT Large)
   std::string modality_fuse = "concat";  // "concat" (2d, then post_extract_proj) or "add" (d, no projection)
   ResNetConfig resnet;                   // widths 64/128/256/512 for the real model
 
@@ -54,7 +55,7 @@ class AVHubertSubModelImpl : public torch::nn::Module {
  public:
   AVHubertSubModelImpl(const AVHubertConfig& config, bool video, const at::TensorOptions& options);
   ResEncoder resnet{nullptr};  // video only
-  llm::Linear proj{nullptr};
+  nn::Linear proj{nullptr};
 };
 TORCH_MODULE(AVHubertSubModel);
 
@@ -64,7 +65,7 @@ class AVHubertAttentionImpl : public torch::nn::Module {
   AVHubertAttentionImpl(const AVHubertConfig& config, const at::TensorOptions& options);
   // x [B, T, d]; key_padding [B, T] bool (true = padded) or undefined.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& key_padding) const;
-  llm::Linear k_proj{nullptr}, v_proj{nullptr}, q_proj{nullptr}, out_proj{nullptr};
+  nn::Linear k_proj{nullptr}, v_proj{nullptr}, q_proj{nullptr}, out_proj{nullptr};
 
  private:
   int64_t heads_, head_dim_;
@@ -78,7 +79,7 @@ class AVHubertLayerImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const at::Tensor& key_padding) const;
   AVHubertAttention self_attn{nullptr};
   LayerNorm self_attn_layer_norm{nullptr}, final_layer_norm{nullptr};
-  llm::Linear fc1{nullptr}, fc2{nullptr};
+  nn::Linear fc1{nullptr}, fc2{nullptr};
 
  private:
   bool pre_ln_;
@@ -129,7 +130,7 @@ class AVHubertVisualEncoderImpl : public torch::nn::Module {
 
   AVHubertSubModel feature_extractor_audio{nullptr}, feature_extractor_video{nullptr};
   LayerNorm layer_norm{nullptr};
-  llm::Linear post_extract_proj{nullptr};  // absent when fused_dim() == d
+  nn::Linear post_extract_proj{nullptr};  // absent when fused_dim() == d
   AVHubertTransformer encoder{nullptr};
 
  private:

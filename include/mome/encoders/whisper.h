@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "mome/frontend/log_mel.h"
-#include "mome/llm/llama.h"
+#include "mome/nn/layers.h"
 
 namespace mome::encoders {
 
@@ -40,7 +40,8 @@ TORCH_MODULE(LayerNorm);
 
 class Conv1dImpl : public torch::nn::Module {
  public:
-  Conv1dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, const at::TensorOptions& options);
+  Conv1dImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding,
+             const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x) const;
   at::Tensor weight, bias;
   int64_t stride, padding;
@@ -51,7 +52,7 @@ class WhisperAttentionImpl : public torch::nn::Module {
  public:
   WhisperAttentionImpl(const WhisperEncoderConfig& config, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x) const;  // [B, T, d], full (unmasked) self-attention
-  llm::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
+  nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
 
  private:
   int64_t heads_, head_dim_;
@@ -64,7 +65,7 @@ class WhisperEncoderLayerImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x) const;
   WhisperAttention self_attn{nullptr};
   LayerNorm self_attn_layer_norm{nullptr}, final_layer_norm{nullptr};
-  llm::Linear fc1{nullptr}, fc2{nullptr};
+  nn::Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(WhisperEncoderLayer);
 
@@ -77,7 +78,7 @@ class WhisperEncoderImpl : public torch::nn::Module {
   const WhisperEncoderConfig& config() const { return config_; }
 
   Conv1d conv1{nullptr}, conv2{nullptr};
-  llm::Embedding embed_positions{nullptr};
+  nn::Embedding embed_positions{nullptr};
   torch::nn::ModuleList layers{nullptr};
   LayerNorm layer_norm{nullptr};
 

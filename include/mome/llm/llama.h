@@ -12,28 +12,16 @@
 #include "mome/llm/kv_cache.h"
 #include "mome/llm/layer_hooks.h"
 #include "mome/llm/llama_config.h"
+#include "mome/nn/layers.h"
 
 namespace mome::llm {
 
 class PackedLinear;
 
-// A Linear layer that allocates (uninitialised) parameters with the given options instead of a random CPU init.
-class LinearImpl : public torch::nn::Module {
- public:
-  LinearImpl(int64_t in, int64_t out, bool bias, const at::TensorOptions& options);
-  at::Tensor forward(const at::Tensor& x) const;
-  at::Tensor weight, bias;
-};
-TORCH_MODULE(Linear);
-
-// An embedding table registered as `weight`, allocated on the target device like Linear.
-class EmbeddingImpl : public torch::nn::Module {
- public:
-  EmbeddingImpl(int64_t count, int64_t dim, const at::TensorOptions& options);
-  at::Tensor forward(const at::Tensor& ids) const;
-  at::Tensor weight;
-};
-TORCH_MODULE(Embedding);
+// Linear and Embedding are shared with the encoders (nn/); RMSNorm stays here: its fused kernels and autograd
+// node are the Llama's own.
+using nn::Embedding;
+using nn::Linear;
 
 class RMSNormImpl : public torch::nn::Module {
  public:

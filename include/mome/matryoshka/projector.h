@@ -16,7 +16,9 @@ struct ProjectorOptions {
 
 class ProjectorImpl : public torch::nn::Module {
  public:
-  ProjectorImpl(const ProjectorOptions& options, const at::TensorOptions& tensor_options);
+  // Random weights from `init` (a CPU generator; undefined: the global generator).
+  ProjectorImpl(const ProjectorOptions& options, const at::TensorOptions& tensor_options,
+                const at::Generator& init = {});
   at::Tensor forward(const at::Tensor& x) const;
   at::Tensor fc1_weight, fc1_bias, fc2_weight, fc2_bias, norm_weight, norm_bias;
 

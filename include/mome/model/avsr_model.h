@@ -19,8 +19,18 @@
 
 namespace mome::model {
 
+enum class Modality { kASR, kVSR, kAVSR };
+inline constexpr EnumNames<Modality, 3> kModalityNames{
+    {{Modality::kASR, "asr"}, {Modality::kVSR, "vsr"}, {Modality::kAVSR, "avsr"}}};
+inline bool HasAudio(Modality m) {
+  return m != Modality::kVSR;
+}
+inline bool HasVideo(Modality m) {
+  return m != Modality::kASR;
+}
+
 struct AVSRModelOptions {
-  std::string modality = "avsr";  // asr | vsr | avsr
+  Modality modality = Modality::kAVSR;
   std::vector<int64_t> audio_rates = {4, 16};
   std::vector<int64_t> video_rates = {2, 5};
   std::string compression = "avg-pool";  // avg-pool | stack
@@ -38,8 +48,8 @@ struct RatePair {
 };
 
 struct ModelInputs {
-  at::Tensor audio, audio_lengths;  // [B, Ta, d_a], [B] (undefined for VSR)
-  at::Tensor video, video_lengths;  // [B, Tv, d_v], [B] (undefined for ASR)
+  at::Tensor audio, audio_lengths;                    // [B, Ta, d_a], [B] (undefined for VSR)
+  at::Tensor video, video_lengths;                    // [B, Tv, d_v], [B] (undefined for ASR)
   std::vector<std::vector<int64_t>> instruction_ids;  // per row (tokenised without BOS/EOS)
   std::vector<std::vector<int64_t>> transcript_ids;   // per row; empty at inference
 };
@@ -53,21 +63,30 @@ struct ModelOutput {
 
 class AVSRModelImpl : public torch::nn::Module {
  public:
-  AVSRModelImpl(const AVSRModelOptions& options, llm::LlamaForCausalLM llm, const at::TensorOptions& tensor_options);
+  // Projectors and adapters start from `init` (a CPU generator; undefined: the global generator).
+  AVSRModelImpl(const AVSRModelOptions& options, llm::LlamaForCausalLM llm, const at::TensorOptions& tensor_options,
+                const at::Generator& init = {});
 
   // Every trained pair: the Matryoshka scales, in order (scale index = position).
   const std::vector<RatePair>& rate_pairs() const { return pairs_; }
   int64_t ScaleOf(const RatePair& pair) const;  // throws naming the trained pairs when `pair` is not one
 
   // The prompt embeddings for one rate pair (left padding for generation, right for training).
-  PromptBatch BuildPrompt(const ModelInputs& inputs, const RatePair& pair, PaddingSide side, bool with_transcript);
+  PromptBatch BuildPrompt(const ModelInputs& inputs, const RatePair& pair, PaddingSide side,
+                          bool with_transcript) const;
   // labelled_logits_only: the LM head runs only where a label is (the transcript and EOS, ~10% of a training
-  // prompt): the same cross-entropy for a tenth of the LM-head work and of the logits' memory.
+  // prompt): the same cross-entropy for a tenth of the LM-head work and of the logits' memory. router_stats, when
+  // given, receives the MoME routers' statistics of this forward (the load-balancing loss).
   ModelOutput Forward(const ModelInputs& inputs, const RatePair& pair, bool collect_layer_outputs,
-                      bool labelled_logits_only = false);
+                      bool labelled_logits_only = false,
+                      std::vector<adapters::RouterStats>* router_stats = nullptr) const;
+  // The adapters bound to `pair`'s Matryoshka scale for one forward or one generation.
+  adapters::BoundAdapters AdaptersFor(const RatePair& pair,
+                                      std::vector<adapters::RouterStats>* router_stats = nullptr) const;
 
+  const AVSRModelOptions& options() const { return options_; }
   const llm::LlamaForCausalLM& llm() const { return llm_; }
-  adapters::AdapterSet& adapter_set() { return adapters_; }
+  const adapters::AdapterSet& adapter_set() const { return adapters_; }
   const PromptTokenIds& token_ids() const { return token_ids_; }
 
   at::Tensor special_embeddings;  // [4, d] trainable: <audio> </audio> <video> </video>

@@ -6,14 +6,16 @@
 #include <vector>
 
 #include "mome/core/config.h"
+#include "mome/encoders/avhubert.h"
+#include "mome/encoders/whisper.h"
 #include "mome/llm/llama_config.h"
 #include "mome/model/avsr_model.h"
 
 namespace mome::model {
 
 struct LlmSection {
-  std::string preset;  // llama-3.2-1b | llama-3.2-3b | llama-3.1-8b, or "" to read path/config.json
-  std::string path;    // HF checkpoint folder with the real weights
+  std::string preset;      // llama-3.2-1b | llama-3.2-3b | llama-3.1-8b, or "" to read path/config.json
+  std::string path;        // HF checkpoint folder with the real weights
   bool trainable = false;  // train the whole LLM too (tiny from-scratch models; the paper keeps it frozen)
   void Visit(ConfigVisitor& v);
   void Validate() const;
@@ -24,7 +26,7 @@ struct EncoderSection {
   std::string path;    // checkpoint (HF folder for Whisper, converted safetensors for AV-HuBERT)
   int64_t dim = 0;     // output width; 0 takes the preset's
   int64_t layers = 0, heads = 0, ffn = 0;  // architecture overrides of the preset (0 keeps the preset's)
-  int64_t n_mels = 0;      // Whisper mel bins; 0 keeps the preset's (80, or 128 for large-v3)
+  int64_t n_mels = 0;                      // Whisper mel bins; 0 keeps the preset's (80, or 128 for large-v3)
   bool pad_to_30s = true;  // Whisper: encode 30 s padded, as the reference (false: the true length, faster)
   bool trainable = false;  // train the encoder (from-scratch demos); frozen otherwise
   void Visit(ConfigVisitor& v);
@@ -49,7 +51,7 @@ struct AdaptersSection {
 
 struct LossSection {
   double load_balancing = 0.01;
-  double decorrelation = 0.0;  // lambda; 0 turns the loss off (the paper uses 1e4)
+  double decorrelation = 0.0;                 // lambda; 0 turns the loss off (the paper uses 1e4)
   std::vector<int64_t> decorrelation_layers;  // empty: 1..L-1
   void Visit(ConfigVisitor& v);
 };
@@ -73,6 +75,7 @@ struct ModelConfig {
   AdaptersSection adapters;
   LossSection loss;
   void Visit(ConfigVisitor& v);
+  void Validate() const;
   std::string ToString() const { return ConfigToString(*this); }
 };
 
@@ -81,6 +84,9 @@ llm::LlamaConfig LlamaPreset(const std::string& name);
 // The LLM's architecture: the preset, else `path`/config.json.
 llm::LlamaConfig ResolveLlmConfig(const LlmSection& llm);
 int64_t EncoderPresetDim(const std::string& name);
+// Encoder architectures from a config section: the preset, with dim/layers/heads/ffn overriding it.
+encoders::WhisperEncoderConfig WhisperConfigFor(const EncoderSection& section);
+encoders::AVHubertConfig AVHubertConfigFor(const EncoderSection& section);
 AVSRModelOptions ToModelOptions(const ModelConfig& config);
 // The instruction of SPEC.md §1 for a modality.
 std::string DefaultInstruction(const std::string& modality);

@@ -10,7 +10,4 @@ namespace mome::train {
 // gnuplot is not available or failed.
 bool PlotMetrics(const std::string& metrics_jsonl, const std::string& out_dir);
 
-// Runs a gnuplot script; false (with a warning naming `what`) when gnuplot is missing or fails.
-bool RunGnuplot(const std::string& script, const std::string& what);
-
 }  // namespace mome::train

@@ -24,7 +24,7 @@ struct TrainSection {
   std::vector<double> betas = {0.9, 0.98};
   double grad_clip = 1.0;  // 0 = off
   int64_t accumulation = 1;
-  int64_t max_frames = 1500;  // video frames (25 fps) per batch and process
+  int64_t max_frames = 1500;   // video frames (25 fps) per batch and process
   int64_t pairs_per_step = 0;  // Matryoshka: rate pairs sampled per step; 0 = all of them
   int64_t seed = 42;
   std::string device = "cpu";
@@ -54,6 +54,7 @@ struct TrainConfig {
     model.Visit(v);
     v.Section("train", train, "optimisation, data, checkpoints");
   }
+  void Validate() const { model.Validate(); }
   std::string ToString() const { return ConfigToString(*this); }
 };
 

@@ -1,9 +1,10 @@
-#include "mome/train/checkpoint.h"
+#include "mome/io/checkpoint.h"
 
 #include <ATen/ATen.h>
 #include <torch/serialize.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <filesystem>
@@ -13,9 +14,10 @@
 
 #include "mome/core/atomic_file.h"
 #include "mome/core/error.h"
+#include "mome/io/json.h"
 #include "mome/io/safetensors.h"
 
-namespace mome::train {
+namespace mome::io {
 namespace fs = std::filesystem;
 
 std::string BaseFingerprint(const torch::nn::Module& frozen) {
@@ -43,8 +45,8 @@ std::string BaseFingerprint(const torch::nn::Module& frozen) {
   return out.str();
 }
 
-void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable, const torch::optim::Optimizer& optimizer,
-                    const CheckpointInfo& info) {
+void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable,
+                    const torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
   const std::string temp = dir + ".tmp." + std::to_string(::getpid());
   std::error_code ec;
   RemoveTree(temp);
@@ -68,7 +70,8 @@ void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable, 
   WriteFileAtomic(temp + "/checkpoint.json", j.dump(2));
   // Swap in the finished folder: an old checkpoint of the same name is replaced only now.
   const std::string old = dir + ".old." + std::to_string(::getpid());
-  if (fs::exists(dir, ec)) MOME_CHECK(::rename(dir.c_str(), old.c_str()) == 0, ErrorCode::kIo, dir, ": cannot move aside");
+  if (fs::exists(dir, ec))
+    MOME_CHECK(::rename(dir.c_str(), old.c_str()) == 0, ErrorCode::kIo, dir, ": cannot move aside");
   MOME_CHECK(::rename(temp.c_str(), dir.c_str()) == 0, ErrorCode::kIo, dir,
              ": cannot move the finished checkpoint into place");
   RemoveTree(old);
@@ -76,14 +79,8 @@ void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable, 
 
 CheckpointInfo ReadCheckpointInfo(const std::string& dir) {
   const std::string meta_path = dir + "/checkpoint.json";
-  std::ifstream in(meta_path);
-  MOME_CHECK(in.good(), ErrorCode::kNotFound, meta_path, ": no checkpoint here");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    MOME_FAIL(ErrorCode::kCorruptFile, meta_path, ": not valid JSON (", e.what(), ")");
-  }
+  MOME_CHECK(std::ifstream(meta_path).good(), ErrorCode::kNotFound, meta_path, ": no checkpoint here");
+  const nlohmann::json j = ReadJsonObjectFile(meta_path);
   CheckpointInfo info;
   try {
     info.step = j.at("step").get<int64_t>();
@@ -110,8 +107,8 @@ CheckpointInfo LoadCheckpointWeights(const std::string& dir, torch::nn::Module& 
       return;
     }
     const at::Tensor stored = file->Get(name);
-    MOME_CHECK(stored.sizes() == target.sizes(), ErrorCode::kShapeMismatch, dir, ": '", name, "' is ",
-               stored.sizes(), " in the checkpoint but ", target.sizes(), " in the model");
+    MOME_CHECK(stored.sizes() == target.sizes(), ErrorCode::kShapeMismatch, dir, ": '", name, "' is ", stored.sizes(),
+               " in the checkpoint but ", target.sizes(), " in the model");
     target.copy_(stored);
   };
   for (auto& p : trainable.named_parameters()) load(p.key(), p.value(), true);
@@ -132,4 +129,37 @@ CheckpointInfo LoadCheckpoint(const std::string& dir, torch::nn::Module& trainab
   return info;
 }
 
-}  // namespace mome::train
+std::string CheckpointName(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step-%08lld", static_cast<long long>(step));
+  return buf;
+}
+
+std::vector<std::string> CheckpointsOf(const std::string& run_dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(run_dir + "/checkpoints", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("step-", 0) == 0 && name.find('.') == std::string::npos && fs::exists(e.path() / "checkpoint.json"))
+      out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string LatestCheckpoint(const std::string& run_dir) {
+  const auto all = CheckpointsOf(run_dir);
+  return all.empty() ? std::string() : all.back();
+}
+
+std::string ResolveModelDir(const std::string& dir) {
+  std::error_code ec;
+  if (fs::exists(dir + "/checkpoint.json", ec)) return dir;
+  if (fs::exists(dir + "/best/checkpoint.json", ec)) return dir + "/best";
+  const std::string latest = LatestCheckpoint(dir);
+  MOME_CHECK(!latest.empty(), ErrorCode::kNotFound, dir,
+             ": no model here (expected checkpoint.json, best/ or checkpoints/step-*)");
+  return latest;
+}
+
+}  // namespace mome::io

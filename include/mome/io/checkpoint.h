@@ -9,12 +9,13 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
-namespace mome::train {
+namespace mome::io {
 
 struct CheckpointInfo {
-  std::string config_yaml;        // the resolved config of the run
-  std::string base_fingerprint;   // BaseFingerprint() of the frozen model it was trained on
+  std::string config_yaml;       // the resolved config of the run
+  std::string base_fingerprint;  // BaseFingerprint() of the frozen model it was trained on
   int64_t step = 0;
   std::map<std::string, std::string> extra;  // sampler position, RNG state, ... (strings)
 };
@@ -24,8 +25,8 @@ std::string BaseFingerprint(const torch::nn::Module& frozen);
 
 // Writes DIR/trainable.safetensors, DIR/optimizer.pt and DIR/checkpoint.json; the folder appears complete or
 // not at all (built as DIR.tmp, then renamed).
-void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable, const torch::optim::Optimizer& optimizer,
-                    const CheckpointInfo& info);
+void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable,
+                    const torch::optim::Optimizer& optimizer, const CheckpointInfo& info);
 
 // Loads into `trainable` and `optimizer`; throws mome::Error naming the folder when files are missing or corrupt,
 // when a tensor's name or shape does not match, or when expected_fingerprint (if non-empty) differs.
@@ -38,4 +39,16 @@ CheckpointInfo LoadCheckpointWeights(const std::string& dir, torch::nn::Module& 
 CheckpointInfo LoadCheckpoint(const std::string& dir, torch::nn::Module& trainable, torch::optim::Optimizer& optimizer,
                               const std::string& expected_fingerprint);
 
-}  // namespace mome::train
+// ---------------------------------------------------------------- a run folder's layout
+// RUN/checkpoints/step-NNNNNNNN (complete folders only; a temp or old one has a '.' in its name), RUN/best.
+
+std::string CheckpointName(int64_t step);  // "step-00000120"
+// The complete checkpoints under RUN/checkpoints, oldest first.
+std::vector<std::string> CheckpointsOf(const std::string& run_dir);
+// The latest checkpoint folder under DIR/checkpoints, or "" when there is none.
+std::string LatestCheckpoint(const std::string& run_dir);
+// A model folder for inference: DIR itself when it holds checkpoint.json, else DIR/best, else the latest
+// checkpoint of the run DIR. Throws naming DIR when there is none.
+std::string ResolveModelDir(const std::string& dir);
+
+}  // namespace mome::io
