@@ -339,38 +339,29 @@ void Emit(nlohmann::json line) {
   std::cout << line.dump() << std::endl;
 }
 
-int Main(int argc, char** argv) {
-  CliParser cli("avsr_bench", "Times a MoME training step and end-to-end clip decoding (random weights).");
-  cli.AddOption("--dir", "DIR", "where the model, inputs and check values are written", "/tmp/mome_avsr_bench")
-      .AddOption("--workload", "train|decode|all", "what to time", "all")
-      .AddOption("--llm", "DIR", "HF Llama folder (config.json + model.safetensors) to use as the frozen LLM")
-      .AddOption("--llm-config", "FILE", "without --llm: random weights of this config.json's shapes",
-                 "bench/configs/llama-3.2-1b.json")
-      .AddOption("--tokenizer", "FILE", "tokenizer.json for the instruction", "tests/data/tokenizer/tokenizer.json")
-      .AddOption("--config", "FILE", "model config (adapters, rates, encoders)", "configs/paper/mome_23-4_mhsa.yaml")
-      .AddRepeated("--set", "KEY=VALUE", "override a model config key")
-      .AddDeviceOption()
-      .AddOption("--dtype", "f32|bf16|auto", "compute dtype of the timed runs", "auto")
-      .AddOption("--seconds", "S", "clip length (default 10; 2 with --tiny)")
-      .AddOption("--batch", "N", "training batch in clips (default 8; 2 with --tiny)")
-      .AddOption("--transcript-tokens", "N", "transcript tokens per clip (training target)", "32")
-      .AddOption("--new-tokens", "N", "greedy tokens to generate per clip", "32")
-      .AddOption("--decode-pairs", "LIST", "rate pairs to decode at, AUDIO:VIDEO,...", "4:2,16:5")
-      .AddOption("--repeat", "N", "timed runs (median reported)", "10")
-      .AddOption("--grad-clip", "X", "gradient clipping norm (SPEC.md section 3)", "10")
-      .AddFlag("--no-check", "skip the fp32 loss and tokens for the reference check")
-      .AddFlag("--variants", "also time the step with logits at every position and decoding without CUDA graphs")
-      .AddOption("--profile", "FILE", "also write a Chrome trace of one training step to FILE", "")
-      .AddFlag("--breakdown", "also time the step's parts: featurize, + forward, + backward")
-      .AddFlag("--tiny", "tiny encoders and Llama, 2 s clips, batch 2 (a CPU smoke test)");
-  if (!cli.Parse(argc, argv)) return 0;
-  const c10::Device device = ParseDevice(cli.GetString("--device"));
-  const c10::ScalarType dtype = ParseDtype(cli.GetString("--dtype"), device);
+// Everything the bench's stages share: the options, the model on disk, the inputs.
+struct BenchRun {
+  explicit BenchRun(const CliParser& options) : cli(options) {}
+  const CliParser& cli;
+  BenchSetup s;
+  c10::Device device = c10::kCPU;
+  c10::ScalarType dtype = at::kFloat;
+  int64_t repeat = 10, new_tokens = 32;
+  bool train = true, decode_clips = true;
+  std::vector<model::RatePair> pairs, decode_pairs;
+  Inputs inputs;
+};
+
+// The options, checked, and the model written to DIR (fresh every run: the seeds make it the same model each time).
+BenchRun Setup(const CliParser& cli) {
+  BenchRun b(cli);
+  b.device = ParseDevice(cli.GetString("--device"));
+  b.dtype = ParseDtype(cli.GetString("--dtype"), b.device);
   const std::string workload = cli.GetString("--workload");
   MOME_CHECK(workload == "train" || workload == "decode" || workload == "all", ErrorCode::kInvalidArgument,
              "--workload must be train, decode or all, got '", workload, "'");
   const bool tiny = cli.GetFlag("--tiny");
-  BenchSetup s;
+  BenchSetup& s = b.s;
   s.dir = fs::absolute(cli.GetString("--dir")).string();
   fs::create_directories(s.dir);
   s.seconds = cli.Has("--seconds") ? cli.GetDouble("--seconds") : (tiny ? 2.0 : 10.0);
@@ -378,68 +369,83 @@ int Main(int argc, char** argv) {
   s.samples = static_cast<int64_t>(s.seconds * kSampleRate);
   s.frames = static_cast<int64_t>(s.seconds * kFps);
   s.transcript_tokens = cli.GetInt("--transcript-tokens");
-  const int64_t repeat = cli.GetInt("--repeat"), new_tokens = cli.GetInt("--new-tokens");
-  MOME_CHECK(
-      s.seconds > 0 && s.seconds <= 30 && s.batch >= 1 && repeat >= 1 && new_tokens >= 1 && s.transcript_tokens >= 1,
-      ErrorCode::kInvalidArgument, "need 0 < --seconds <= 30, --batch, --repeat, --new-tokens, ",
-      "--transcript-tokens >= 1");
+  b.repeat = cli.GetInt("--repeat"), b.new_tokens = cli.GetInt("--new-tokens");
+  MOME_CHECK(s.seconds > 0 && s.seconds <= 30 && s.batch >= 1 && b.repeat >= 1 && b.new_tokens >= 1 &&
+                 s.transcript_tokens >= 1,
+             ErrorCode::kInvalidArgument, "need 0 < --seconds <= 30, --batch, --repeat, --new-tokens, ",
+             "--transcript-tokens >= 1");
   s.config = MakeConfig(cli, s.dir);
 
   // 1. The model on disk (fresh every run: the seeds make it the same model each time).
   fs::remove(s.dir + "/trainable.safetensors");
-  PrepareLlm(cli, s, device);
-  PrepareEncoders(s, device);
-  const bool train = workload != "decode", decode_clips = workload != "train";
-  const std::vector<model::RatePair> decode_pairs = ParsePairs(cli.GetString("--decode-pairs"));
-  std::vector<model::RatePair> pairs;
-  Inputs inputs;
+  PrepareLlm(cli, s, b.device);
+  PrepareEncoders(s, b.device);
+  b.train = workload != "decode", b.decode_clips = workload != "train";
+  b.decode_pairs = ParsePairs(cli.GetString("--decode-pairs"));
 
-  // 2. fp32: the values the reference must reproduce.
-  {
-    auto p = BuildPipeline(s, device, at::kFloat);
-    pairs = p->model()->rate_pairs();
-    MOME_CHECK(p->config().adapters.kind == "mome" && p->config().model.modality == "avsr" &&
-                   p->config().loss.decorrelation == 0,
-               ErrorCode::kInvalidArgument, "avsr_bench times the MoME AVSR configuration without the ",
-               "decorrelation loss (the reference implements that one)");
-    for (const auto& pair : decode_pairs) p->model()->ScaleOf(pair);  // an untrained pair: one clear error
-    SaveModelJson(s, *p);
-    inputs = MakeInputs(s, *p);
-    SaveInputs(s, inputs, p->instruction_ids());
-    nlohmann::json check = {{"dtype", "f32"}};
-    if (!cli.GetFlag("--no-check")) {
-      if (train) {
-        torch::NoGradGuard no_grad;
-        const train::MatryoshkaTerms m = BatchLoss(*p, inputs, true);
-        const double loss = m.loss.item<double>();
-        const TermValues terms = ReadTerms(m);
-        check["loss"] = loss;
-        check["ce"] = terms.ce;
-        check["lb"] = terms.lb;
-        Emit({{"workload", "avsr_train_check"}, {"dtype", "f32"}, {"loss", loss}, {"ce", terms.ce}, {"lb", terms.lb}});
-      }
-      if (decode_clips) {
-        for (const auto& pair : decode_pairs) {
-          const adapters::BoundAdapters hooks = p->model()->AdaptersFor(pair);
-          decode::Generator generator(*p->llm(), DecodeOptions(*p, &hooks, new_tokens));
-          const DecodeRun run = DecodeClip(*p, generator, inputs.clips[0], pair);
-          const std::string key = "ids_a" + std::to_string(pair.audio) + "_v" + std::to_string(pair.video);
-          check[key] = run.ids;
-          Emit({{"workload", "avsr_decode_check"},
-                {"dtype", "f32"},
-                {"audio_rate", pair.audio},
-                {"video_rate", pair.video},
-                {"ids", run.ids}});
-        }
+  return b;
+}
+
+// 2. fp32: the values the reference must reproduce (written to DIR/check.json), and the inputs.
+void WriteCheckValues(BenchRun& b) {
+  const CliParser& cli = b.cli;
+  const BenchSetup& s = b.s;
+  const c10::Device device = b.device;
+  const int64_t new_tokens = b.new_tokens;
+  const bool train = b.train, decode_clips = b.decode_clips;
+  const auto& decode_pairs = b.decode_pairs;
+  auto& pairs = b.pairs;
+  auto& inputs = b.inputs;
+  auto p = BuildPipeline(s, device, at::kFloat);
+  pairs = p->model()->rate_pairs();
+  MOME_CHECK(p->config().adapters.kind == "mome" && p->config().model.modality == "avsr" &&
+                 p->config().loss.decorrelation == 0,
+             ErrorCode::kInvalidArgument, "avsr_bench times the MoME AVSR configuration without the ",
+             "decorrelation loss (the reference implements that one)");
+  for (const auto& pair : decode_pairs) p->model()->ScaleOf(pair);  // an untrained pair: one clear error
+  SaveModelJson(s, *p);
+  inputs = MakeInputs(s, *p);
+  SaveInputs(s, inputs, p->instruction_ids());
+  nlohmann::json check = {{"dtype", "f32"}};
+  if (!cli.GetFlag("--no-check")) {
+    if (train) {
+      torch::NoGradGuard no_grad;
+      const train::MatryoshkaTerms m = BatchLoss(*p, inputs, true);
+      const double loss = m.loss.item<double>();
+      const TermValues terms = ReadTerms(m);
+      check["loss"] = loss;
+      check["ce"] = terms.ce;
+      check["lb"] = terms.lb;
+      Emit({{"workload", "avsr_train_check"}, {"dtype", "f32"}, {"loss", loss}, {"ce", terms.ce}, {"lb", terms.lb}});
+    }
+    if (decode_clips) {
+      for (const auto& pair : decode_pairs) {
+        const adapters::BoundAdapters hooks = p->model()->AdaptersFor(pair);
+        decode::Generator generator(*p->llm(), DecodeOptions(*p, &hooks, new_tokens));
+        const DecodeRun run = DecodeClip(*p, generator, inputs.clips[0], pair);
+        const std::string key = "ids_a" + std::to_string(pair.audio) + "_v" + std::to_string(pair.video);
+        check[key] = run.ids;
+        Emit({{"workload", "avsr_decode_check"},
+              {"dtype", "f32"},
+              {"audio_rate", pair.audio},
+              {"video_rate", pair.video},
+              {"ids", run.ids}});
       }
     }
-    WriteFileAtomic(s.dir + "/check.json", check.dump(1) + "\n");
   }
-  bench::ReleaseCachedMemory(device);
+  WriteFileAtomic(s.dir + "/check.json", check.dump(1) + "\n");
+}
 
-  // 3. The timed runs, in the compute dtype (decode first: training changes the trainable weights).
-  auto p = BuildPipeline(s, device, dtype);
-  if (decode_clips) {
+// 3a. Timed decoding of one clip per rate pair, in the compute dtype.
+void TimeDecoding(const BenchRun& b, const model::AVSRPipeline* p) {
+  const CliParser& cli = b.cli;
+  const BenchSetup& s = b.s;
+  const c10::Device device = b.device;
+  const c10::ScalarType dtype = b.dtype;
+  const int64_t repeat = b.repeat, new_tokens = b.new_tokens;
+  const auto& decode_pairs = b.decode_pairs;
+  const auto& inputs = b.inputs;
+  {
     auto time_decode = [&](const model::RatePair& pair, bool cuda_graphs, const char* variant) {
       const adapters::BoundAdapters hooks = p->model()->AdaptersFor(pair);  // no router statistics: capturable
       decode::Generator generator(*p->llm(), DecodeOptions(*p, &hooks, new_tokens, cuda_graphs));  // cache kept
@@ -465,7 +471,18 @@ int Main(int argc, char** argv) {
     if (cli.GetFlag("--variants") && device.is_cuda())
       for (const auto& pair : decode_pairs) time_decode(pair, false, "eager decoding (no CUDA graph)");
   }
-  if (train) {
+}
+
+// 3b. Timed training steps (and their parts with --breakdown), in the compute dtype.
+void TimeTraining(const BenchRun& b, model::AVSRPipeline* p) {
+  const CliParser& cli = b.cli;
+  const BenchSetup& s = b.s;
+  const c10::Device device = b.device;
+  const c10::ScalarType dtype = b.dtype;
+  const int64_t repeat = b.repeat;
+  const auto& pairs = b.pairs;
+  const auto& inputs = b.inputs;
+  {
     p->SetTraining(true);
     std::vector<at::Tensor> params;
     for (auto& t : p->trainable().parameters())
@@ -525,6 +542,40 @@ int Main(int argc, char** argv) {
       Emit(line);
     }
   }
+}
+
+int Main(int argc, char** argv) {
+  CliParser cli("avsr_bench", "Times a MoME training step and end-to-end clip decoding (random weights).");
+  cli.AddOption("--dir", "DIR", "where the model, inputs and check values are written", "/tmp/mome_avsr_bench")
+      .AddOption("--workload", "train|decode|all", "what to time", "all")
+      .AddOption("--llm", "DIR", "HF Llama folder (config.json + model.safetensors) to use as the frozen LLM")
+      .AddOption("--llm-config", "FILE", "without --llm: random weights of this config.json's shapes",
+                 "bench/configs/llama-3.2-1b.json")
+      .AddOption("--tokenizer", "FILE", "tokenizer.json for the instruction", "tests/data/tokenizer/tokenizer.json")
+      .AddOption("--config", "FILE", "model config (adapters, rates, encoders)", "configs/paper/mome_23-4_mhsa.yaml")
+      .AddRepeated("--set", "KEY=VALUE", "override a model config key")
+      .AddDeviceOption()
+      .AddOption("--dtype", "f32|bf16|auto", "compute dtype of the timed runs", "auto")
+      .AddOption("--seconds", "S", "clip length (default 10; 2 with --tiny)")
+      .AddOption("--batch", "N", "training batch in clips (default 8; 2 with --tiny)")
+      .AddOption("--transcript-tokens", "N", "transcript tokens per clip (training target)", "32")
+      .AddOption("--new-tokens", "N", "greedy tokens to generate per clip", "32")
+      .AddOption("--decode-pairs", "LIST", "rate pairs to decode at, AUDIO:VIDEO,...", "4:2,16:5")
+      .AddOption("--repeat", "N", "timed runs (median reported)", "10")
+      .AddOption("--grad-clip", "X", "gradient clipping norm (SPEC.md section 3)", "10")
+      .AddFlag("--no-check", "skip the fp32 loss and tokens for the reference check")
+      .AddFlag("--variants", "also time the step with logits at every position and decoding without CUDA graphs")
+      .AddOption("--profile", "FILE", "also write a Chrome trace of one training step to FILE", "")
+      .AddFlag("--breakdown", "also time the step's parts: featurize, + forward, + backward")
+      .AddFlag("--tiny", "tiny encoders and Llama, 2 s clips, batch 2 (a CPU smoke test)");
+  if (!cli.Parse(argc, argv)) return 0;
+  BenchRun b = Setup(cli);
+  WriteCheckValues(b);
+  bench::ReleaseCachedMemory(b.device);
+  // Decode first: training changes the trainable weights.
+  auto p = BuildPipeline(b.s, b.device, b.dtype);
+  if (b.decode_clips) TimeDecoding(b, p.get());
+  if (b.train) TimeTraining(b, p.get());
   return 0;
 }
 

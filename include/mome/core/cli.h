@@ -13,6 +13,10 @@
 // User mistakes (unknown option, missing value, bad number, missing required option) throw
 // mome::Error(kInvalidArgument) with one line naming the option; mistakes in the declarations or a getter
 // asking for an undeclared option are bugs and throw kInternal.
+//
+// Why not CLI11 (Debian libcli11-dev): this parser is the tools' one error policy (a mome::Error, one line, exit
+// 1, tested in test_cli.cpp) and its declarations also print the config keys of --set, which CLI11 would need
+// adapters for while adding nothing the tools use.
 #pragma once
 
 #include <cstdint>
