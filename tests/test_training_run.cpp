@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "mome/data/prepared.h"
@@ -56,6 +57,8 @@ class TrainingRun : public ::testing::Test {
       c.key = "spk" + std::to_string(i % 3) + "/clip" + std::to_string(i);
       const int a = (i * 7 + seed) % 4, b = 4 + (i * 3 + seed) % 4;
       c.text = words[a] + " " + words[b];
+      const double seconds = static_cast<double>(10 + (i % 4) * 2) / 25.0;  // the word table mome_align needs
+      c.words = {{words[a], 0.0, seconds / 2}, {words[b], seconds / 2, seconds}};
       const int64_t frames = 10 + (i % 4) * 2;
       c.video = (torch::rand({frames, 96, 96}) * 40 + 30 * a + 10 * b).to(torch::kByte);
       const auto t = torch::arange(frames * 640, torch::kFloat) / 16000.0;
@@ -256,6 +259,52 @@ TEST_F(TrainingRun, InitFromCopiesTheTensorsTwoRunsShare) {
   const auto missing = Train(root_ + "/third", "--set train.max_steps=1 --set train.init_from=" + root_ + "/none");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find(root_ + "/none"), std::string::npos) << missing.err;
+}
+
+TEST_F(TrainingRun, TimestampsNeedAlignmentHeadsThenGiveWordsSubtitlesAndScores) {
+  const std::string run = root_ + "/ts";
+  ASSERT_EQ(Train(run, "--set train.max_steps=4 --set train.val_data=").exit_code, 0);
+  const std::string decode = kTool + "/mome_decode --model " + run + " --prepared " + root_ + "/val ";
+  const auto no_heads = testing::RunCommand(decode + "--timestamps");
+  EXPECT_EQ(no_heads.exit_code, 1);
+  EXPECT_NE(no_heads.err.find("mome_align --select-heads"), std::string::npos) << no_heads.err;
+  EXPECT_EQ(testing::CountLines(no_heads.err), 1) << no_heads.err;
+
+  const auto select = testing::RunCommand(kTool + "/mome_align --model " + run + " --prepared " + root_ +
+                                          "/val --select-heads --heads 2");
+  ASSERT_EQ(select.exit_code, 0) << select.err;
+  EXPECT_EQ(nlohmann::json::parse(select.out)["heads"].size(), 2u) << select.out;
+
+  const auto timed = testing::RunCommand(decode + "--timestamps --beam-size 2 --max-new-tokens 4");
+  ASSERT_EQ(timed.exit_code, 0) << timed.err;
+  std::istringstream lines(timed.out);
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    const auto j = nlohmann::json::parse(line);
+    ASSERT_TRUE(j.contains("words")) << line;
+    double last = 0;
+    for (const auto& w : j["words"]) {
+      EXPECT_GE(w["start"].get<double>(), last) << line;
+      last = w["start"].get<double>();
+      EXPECT_LE(w["end"].get<double>(), j["audio_seconds"].get<double>() + 1e-9) << line;
+    }
+  }
+  EXPECT_EQ(n, 4);
+  const auto srt = testing::RunCommand(decode + "--timestamps --max-new-tokens 4 --beam-size 1 --format srt " +
+                                       "--output-dir " + root_ + "/subs");
+  ASSERT_EQ(srt.exit_code, 0) << srt.err;
+  EXPECT_TRUE(srt.out.empty()) << srt.out;
+  EXPECT_TRUE(fs::exists(root_ + "/subs/spk0/clip0.srt"));
+  const auto bad_format = testing::RunCommand(decode + "--format vtt --output-dir " + root_ + "/subs");
+  EXPECT_EQ(bad_format.exit_code, 1);
+  EXPECT_NE(bad_format.err.find("--timestamps"), std::string::npos) << bad_format.err;
+
+  const auto scored = testing::RunCommand(kTool + "/mome_align --model " + run + " --prepared " + root_ +
+                                          "/val --beam-size 1 --max-new-tokens 4");
+  ASSERT_EQ(scored.exit_code, 0) << scored.err;
+  const auto j = nlohmann::json::parse(scored.out);
+  for (const char* key : {"start_median_ms", "start_within_200ms", "confidence_auc", "wer", "words_scored"})
+    EXPECT_TRUE(j.contains(key)) << key << " " << scored.out;
 }
 
 TEST_F(TrainingRun, BadInputsGiveOneLine) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "mome/core/config.h"
+#include "mome/core/error.h"
 #include "mome/data/featurizer.h"
 #include "mome/decode/transcribe.h"
 #include "mome/model/avsr_pipeline.h"
@@ -138,6 +139,79 @@ TEST_F(Transcriber, ConcurrentFeaturizeEqualsSequential) {
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(mismatches.load(), 0);
+}
+
+// 16 kHz audio and 25 fps mouth frames of `pattern` pieces (seconds, tone amplitude; 0 = silence).
+data::PreparedClip Recording(const std::vector<std::pair<double, double>>& pattern) {
+  std::vector<at::Tensor> audio;
+  torch::manual_seed(5);
+  for (const auto& [seconds, amplitude] : pattern) {
+    const auto n = static_cast<int64_t>(seconds * 16000);
+    const at::Tensor t = at::arange(n, at::kFloat) / 16000.0;
+    audio.push_back(amplitude * (0.6 + 0.4 * at::sin(2 * M_PI * 3 * t)) * at::sin(2 * M_PI * 220 * t) +
+                    1e-4 * at::randn({n}));
+  }
+  data::PreparedClip clip;
+  clip.key = "long";
+  clip.audio = at::cat(audio);
+  clip.video = (at::rand({clip.audio.numel() / 640, 96, 96}) * 200).to(at::kByte);
+  return clip;
+}
+
+TEST_F(Transcriber, TimestampsDoNotChangeTheTextAndStayInsideTheClip) {
+  const decode::AlignmentConfig alignment{{{0, 0}, {1, 2}}, 5, -1, 0};
+  const auto clips = Clips(3);
+  decode::Transcriber plain(*pipeline_, {2, 1}, decode::PipelineGenerateOptions(*pipeline_, 2, 6));
+  decode::Transcriber timed(*pipeline_, {2, 1}, decode::PipelineGenerateOptions(*pipeline_, 2, 6), &alignment);
+  const auto a = plain.Run(clips), b = timed.Run(clips);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].ids, b[i].ids);
+    EXPECT_EQ(a[i].text, b[i].text);
+    EXPECT_TRUE(a[i].words.empty());
+    std::string joined;
+    for (const auto& w : b[i].words) {
+      joined += (joined.empty() ? "" : " ") + w.word;
+      EXPECT_GE(w.start, 0.0);
+      EXPECT_LE(w.end, b[i].audio_seconds + 1e-9);
+      EXPECT_LE(w.start, w.end);
+      EXPECT_GE(w.confidence, 0.0);
+      EXPECT_LE(w.confidence, 1.0);
+    }
+    EXPECT_EQ(joined, b[i].text);
+  }
+  const decode::AlignmentConfig wrong{{{9, 0}}, 5, -1, 0};
+  EXPECT_THROW(decode::Transcriber(*pipeline_, {2, 1}, decode::PipelineGenerateOptions(*pipeline_, 1, 6), &wrong),
+               Error);
+}
+
+TEST_F(Transcriber, LongRecordingsArePiecedAtPausesWithAbsoluteTimes) {
+  const decode::AlignmentConfig alignment{{{0, 1}, {1, 3}}, 5, -1, 0};
+  decode::Transcriber t(*pipeline_, {4, 2}, decode::PipelineGenerateOptions(*pipeline_, 1, 5), &alignment);
+  const auto clip = Recording({{1.0, 0}, {3.0, 0.3}, {1.5, 0}, {3.0, 0.3}, {1.5, 0}, {3.0, 0.3}, {1.0, 0}});
+  const auto r = t.RunLong(clip, 5.0, 2);
+  ASSERT_EQ(r.segments.size(), 3u);
+  const double bursts[3] = {1.0, 5.5, 10.0};
+  std::string stitched;
+  double last_start = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& s = r.segments[i];
+    EXPECT_LE(s.start, bursts[i] + 0.05) << i;
+    EXPECT_GE(s.end, bursts[i] + 2.95) << i;
+    if (!s.text.empty()) stitched += (stitched.empty() ? "" : " ") + s.text;
+    for (const auto& w : s.words) {
+      EXPECT_GE(w.start, s.start - 1e-9) << "absolute times";
+      EXPECT_LE(w.end, s.end + 1e-9);
+      EXPECT_GE(w.start, last_start) << "monotonic";
+      last_start = w.start;
+    }
+  }
+  EXPECT_EQ(r.text, stitched);
+  EXPECT_NEAR(r.audio_seconds, 14.0, 1e-6);
+  // No speech: nothing decoded, an empty transcript.
+  const auto silent = t.RunLong(Recording({{6.0, 0}}), 5.0, 2);
+  EXPECT_TRUE(silent.segments.empty());
+  EXPECT_TRUE(silent.text.empty());
 }
 
 }  // namespace mome

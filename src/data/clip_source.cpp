@@ -31,6 +31,7 @@ PreparedClip LoadClip(const CorpusItem& item, const ClipSourceOptions& o) {
   PreparedClip clip;
   clip.key = item.key;
   clip.text = item.text;
+  clip.words = item.words;
   const std::string video_path = item.video;
   const std::string audio_path = item.audio.empty() ? item.video : item.audio;
   if (o.video) {

@@ -40,7 +40,9 @@ void AddLrsClip(const fs::path& video, const std::string& key, CorpusListing* li
     CorpusItem item;
     item.key = key;
     item.video = video.string();
-    item.text = ParseLrsTranscript(transcript.string()).text;
+    LrsTranscript parsed = ParseLrsTranscript(transcript.string());
+    item.text = std::move(parsed.text);
+    item.words = std::move(parsed.words);
     listing->items.push_back(std::move(item));
   } catch (const Error& e) {
     listing->problems.push_back({key, e.what()});

@@ -64,6 +64,8 @@ void CheckSettings(const PrepareOptions& o, size_t clips, const std::string& out
 PreparedClip LoadChecked(const CorpusItem& item, const ClipSourceOptions& source) {
   MOME_CHECK(IsValidUtf8(item.text), ErrorCode::kCorruptFile, "transcript is not valid UTF-8");
   MOME_CHECK(IsValidUtf8(item.key), ErrorCode::kCorruptFile, "the clip's name is not valid UTF-8");
+  for (const auto& w : item.words)
+    MOME_CHECK(IsValidUtf8(w.word), ErrorCode::kCorruptFile, "a word of the transcript's table is not valid UTF-8");
   return LoadClip(item, source);
 }
 

@@ -14,6 +14,11 @@ namespace mome::data {
 std::string PreparedEntryToJson(const PreparedEntry& e) {
   nlohmann::json j = {{"key", e.key},     {"text", e.text},   {"n_frames", e.n_frames}, {"n_samples", e.n_samples},
                       {"shard", e.shard}, {"video", e.video}, {"audio", e.audio}};
+  if (!e.words.empty()) {
+    nlohmann::json words = nlohmann::json::array();
+    for (const auto& w : e.words) words.push_back({w.word, w.start, w.end});
+    j["words"] = words;
+  }
   return j.dump();
 }
 
@@ -28,6 +33,12 @@ PreparedEntry PreparedEntryFromJson(const std::string& line, const std::string& 
     e.shard = j.at("shard").get<std::string>();
     e.video = j.value("video", std::string());
     e.audio = j.value("audio", std::string());
+    if (j.contains("words"))
+      for (const auto& w : j.at("words")) {
+        MOME_CHECK(w.is_array() && w.size() == 3 && w[1].is_number() && w[2].is_number(), ErrorCode::kCorruptFile,
+                   origin, ": a word of \"words\" must be [WORD, START, END]");
+        e.words.push_back({w[0].get<std::string>(), w[1].get<double>(), w[2].get<double>()});
+      }
   } catch (const std::exception& ex) {
     MOME_FAIL(ErrorCode::kCorruptFile, origin, ": ", ex.what());
   }
@@ -62,6 +73,7 @@ PreparedClip PreparedCorpus::Load(size_t i) const {
   PreparedClip clip;
   clip.key = e.key;
   clip.text = e.text;
+  clip.words = e.words;
   auto get = [&](const std::string& name) {
     MOME_CHECK(file->Has(name), ErrorCode::kCorruptFile, file->path(), ": tensor '", name, "' of clip '", e.key,
                "' is missing");
@@ -98,6 +110,7 @@ std::vector<PreparedEntry> WritePreparedShard(const std::string& corpus_dir, con
     PreparedEntry e;
     e.key = c.key;
     e.text = c.text;
+    e.words = c.words;
     e.shard = relative_path;
     const std::string prefix = std::to_string(i) + ".";
     if (c.video.defined()) {

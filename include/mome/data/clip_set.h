@@ -27,6 +27,7 @@ class ClipSet {
   static ClipSet Open(const ClipSetRequest& request);
 
   size_t size() const { return prepared_ ? prepared_->size() : items_.size(); }
+  bool prepared() const { return prepared_ != nullptr; }  // a prepared corpus (else media files)
   std::string key(size_t i) const { return prepared_ ? prepared_->entry(i).key : items_[i].key; }
   // A prepared clip as stored; a media file decoded as `options` says (throws naming the file).
   PreparedClip Load(size_t i, const ClipSourceOptions& options) const;

@@ -6,20 +6,23 @@
 #include <string>
 #include <vector>
 
+#include "mome/data/lrs_transcript.h"
+
 namespace mome::data {
 
 struct CorpusItem {
-  std::string key;         // split/speaker/clip for LRS layouts
-  std::string video;       // path or "" (audio-only)
-  std::string audio;       // path or "" (take the audio track of `video`)
-  std::string text;        // the transcript as written
-  int64_t n_frames = -1;   // 25 fps video frames when known (auto_avsr CSV), else -1
+  std::string key;                 // split/speaker/clip for LRS layouts
+  std::string video;               // path or "" (audio-only)
+  std::string audio;               // path or "" (take the audio track of `video`)
+  std::string text;                // the transcript as written
+  int64_t n_frames = -1;           // 25 fps video frames when known (auto_avsr CSV), else -1
   std::vector<int64_t> token_ids;  // auto_avsr CSV's token ids, when given
-  std::string landmarks;   // landmark file (manifest), optional
+  std::string landmarks;           // landmark file (manifest), optional
+  std::vector<TimedWord> words;    // the LRS word table, when the transcript has one
 };
 
 struct Problem {
-  std::string where;   // key or path
+  std::string where;  // key or path
   std::string reason;
 };
 

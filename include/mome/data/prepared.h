@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "mome/data/lrs_transcript.h"
+
 namespace mome::io {
 class SafetensorsFile;
 }
@@ -23,12 +25,14 @@ struct PreparedEntry {
   std::string key, text;
   int64_t n_frames = 0, n_samples = 0;
   std::string shard, video, audio;  // shard path relative to the corpus folder; tensor names
+  std::vector<TimedWord> words;     // the reference word table ("words": [[WORD, START, END], ...]), when known
 };
 
 struct PreparedClip {
   std::string key, text;
-  at::Tensor video;  // [T, 96, 96] uint8, undefined for audio-only clips
-  at::Tensor audio;  // [N] float32 in [-1, 1] at 16 kHz, undefined for video-only clips
+  std::vector<TimedWord> words;  // reference word times (LRS .txt tables), when known
+  at::Tensor video;              // [T, 96, 96] uint8, undefined for audio-only clips
+  at::Tensor audio;              // [N] float32 in [-1, 1] at 16 kHz, undefined for video-only clips
 };
 
 class PreparedCorpus {

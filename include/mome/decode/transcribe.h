@@ -10,33 +10,64 @@
 #include "mome/adapters/adapter_set.h"
 #include "mome/data/prepared.h"
 #include "mome/decode/generate.h"
+#include "mome/decode/word_timing.h"
 #include "mome/model/avsr_pipeline.h"
 
 namespace mome::decode {
 
+// A piece of a long recording, decoded on its own; times are absolute (seconds from the start of the recording).
+struct TranscriptSegment {
+  double start = 0, end = 0;
+  std::string text;
+  std::vector<WordTiming> words;
+  double avg_logprob = 0;  // mean log-probability of its tokens (0 when it has none)
+};
+
 struct Transcription {
   std::string key, text, ref;
-  std::vector<int64_t> ids;     // generated ids without the final EOS
-  std::vector<float> logprobs;  // one per id
-  double audio_seconds = 0;
+  std::vector<int64_t> ids;                 // generated ids without the final EOS
+  std::vector<float> logprobs;              // one per id
+  double audio_seconds = 0;                 // the clip's length (audio, else video)
+  std::vector<WordTiming> words;            // with timestamps on: every word of `text` with its span and confidence
+  std::vector<TranscriptSegment> segments;  // RunLong: the pieces, in order (Run: none)
 };
 
 class Transcriber {
  public:
   // eos_token_ids are filled in from the pipeline when left empty; options.hooks must be null (the Transcriber
   // binds the pipeline's adapters to `pair` itself).
-  Transcriber(const model::AVSRPipeline& pipeline, const model::RatePair& pair, GenerateOptions options);
+  // With `alignment` (its heads must outlive the Transcriber) every result carries word timestamps.
+  Transcriber(const model::AVSRPipeline& pipeline, const model::RatePair& pair, GenerateOptions options,
+              const AlignmentConfig* alignment = nullptr);
   Transcriber(const Transcriber&) = delete;  // the generator points at hooks_
   Transcriber& operator=(const Transcriber&) = delete;
   std::vector<Transcription> Run(const std::vector<data::PreparedClip>& clips);
+  // A recording of any length: cut at pauses (audio; frontend/vad.h) or into fixed windows (video only) of at most
+  // max_segment_seconds, the pieces decoded `batch_size` at a time, their text stitched in order and their word
+  // times made absolute. Memory is bounded by a batch of pieces. No speech: no segment and an empty text.
+  Transcription RunLong(const data::PreparedClip& clip, double max_segment_seconds, int64_t batch_size);
   const model::RatePair& pair() const { return pair_; }
 
+  // The attention of `ids` teacher-forced after row `row` of a (left-padded) prompt, per layer [heads, n, S]
+  // float32, at the positions that predicted each id; `timeline` gets the row's audio/video token positions and
+  // times (the clip lasts `duration` s). What timestamps and alignment-head selection are computed from.
+  std::vector<at::Tensor> ForcedAttention(const model::PromptBatch& prompt, int64_t row,
+                                          const std::vector<int64_t>& ids, double duration,
+                                          PromptTimeline* timeline) const;
+  const model::AVSRPipeline& pipeline() const { return pipeline_; }
+
  private:
+  std::vector<WordTiming> Timestamps(const model::PromptBatch& prompt, int64_t row, const Transcription& t) const;
+
   const model::AVSRPipeline& pipeline_;
   model::RatePair pair_;
   adapters::BoundAdapters hooks_;  // the pair's scale, no router statistics (decoding never reads them)
   Generator generator_;
+  const AlignmentConfig* alignment_;
 };
+
+// The length of a clip in seconds: its audio, else its video at 25 fps.
+double ClipSeconds(const data::PreparedClip& clip);
 
 // The generation defaults of a pipeline's LLM (EOS ids, pad id) with beam/max_new_tokens as given.
 GenerateOptions PipelineGenerateOptions(const model::AVSRPipeline& pipeline, int64_t beam_size, int64_t max_new_tokens);

@@ -1,0 +1,109 @@
+#include "mome/frontend/vad.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "mome/core/error.h"
+
+namespace mome::frontend {
+namespace {
+
+constexpr double kSampleRate = 16000.0;
+
+// Frame energies in dBFS.
+std::vector<double> FrameLevels(const at::Tensor& audio, int64_t frame) {
+  const at::Tensor x = audio.to(at::kCPU, at::kDouble).reshape({-1});
+  const int64_t frames = x.numel() / frame;
+  if (frames == 0) return {};
+  const at::Tensor power = x.narrow(0, 0, frames * frame).view({frames, frame}).pow(2).mean(1);
+  const at::Tensor db = 10.0 * at::log10(power + 1e-12);
+  return std::vector<double>(db.data_ptr<double>(), db.data_ptr<double>() + frames);
+}
+
+double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
+}
+
+// The quietest frame of [lo, hi) (frame indices) of `levels`.
+int64_t QuietestFrame(const std::vector<double>& levels, int64_t lo, int64_t hi) {
+  int64_t best = lo;
+  for (int64_t f = lo; f < hi; ++f)
+    if (levels[f] < levels[best]) best = f;
+  return best;
+}
+
+}  // namespace
+
+std::vector<SampleSpan> SpeechRegions(const at::Tensor& audio, const VadOptions& o) {
+  const auto frame = static_cast<int64_t>(o.frame_seconds * kSampleRate);
+  const std::vector<double> levels = FrameLevels(audio, frame);
+  if (levels.empty()) return {};
+  const double floor = Percentile(levels, 0.1);
+  const double rise = std::max(floor + o.rise_db, o.min_level_db), fall = floor + o.fall_db;
+  const auto hangover = static_cast<int64_t>(std::ceil(o.hangover_seconds / o.frame_seconds));
+  std::vector<SampleSpan> regions;
+  int64_t start = -1, quiet = 0;
+  const auto n = static_cast<int64_t>(levels.size());
+  for (int64_t f = 0; f < n; ++f) {
+    if (start < 0) {
+      if (levels[f] > rise) start = f, quiet = 0;
+      continue;
+    }
+    quiet = levels[f] < fall ? quiet + 1 : 0;
+    if (quiet >= hangover) {
+      regions.push_back({start * frame, (f - quiet + 1) * frame});
+      start = -1;
+    }
+  }
+  if (start >= 0) regions.push_back({start * frame, n * frame});
+  return regions;
+}
+
+std::vector<SampleSpan> SplitAtPauses(const at::Tensor& audio, double max_seconds, const VadOptions& o) {
+  MOME_CHECK(max_seconds >= 1.0, ErrorCode::kInvalidArgument, "segments must be at least 1 s long, got ", max_seconds);
+  const int64_t total = audio.numel();
+  const auto frame = static_cast<int64_t>(o.frame_seconds * kSampleRate);
+  const auto margin = static_cast<int64_t>(o.margin_seconds * kSampleRate);
+  const auto max_len = static_cast<int64_t>(max_seconds * kSampleRate);
+  std::vector<SampleSpan> regions = SpeechRegions(audio, o);
+  // A region longer than a piece is cut at its quietest frame in the second half of each window.
+  const std::vector<double> levels = FrameLevels(audio, frame);
+  std::vector<SampleSpan> parts;
+  for (SampleSpan r : regions) {
+    while (r.end - r.begin > max_len - 2 * margin) {
+      const int64_t lo = (r.begin + (max_len - 2 * margin) / 2) / frame, hi = (r.begin + max_len - 2 * margin) / frame;
+      const int64_t cut = QuietestFrame(levels, lo, std::max(lo + 1, hi)) * frame;
+      parts.push_back({r.begin, cut});
+      r.begin = cut;
+    }
+    parts.push_back(r);
+  }
+  // Neighbouring regions share a piece while it stays within max_seconds; cuts fall mid-pause.
+  std::vector<SampleSpan> pieces;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const int64_t begin = std::max<int64_t>(0, parts[i].begin - margin);
+    if (!pieces.empty() && std::min(total, parts[i].end + margin) - pieces.back().begin <= max_len) {
+      pieces.back().end = std::min(total, parts[i].end + margin);
+      continue;
+    }
+    if (!pieces.empty()) {  // the pause between the previous piece and this one is split between them
+      const int64_t middle = (pieces.back().end + begin) / 2;
+      pieces.back().end = std::max(pieces.back().end, std::min(middle, pieces.back().begin + max_len));
+    }
+    pieces.push_back(
+        {pieces.empty() ? begin : std::max(begin, pieces.back().end), std::min(total, parts[i].end + margin)});
+  }
+  return pieces;
+}
+
+std::vector<SampleSpan> FixedWindows(int64_t frames, int64_t window) {
+  MOME_CHECK(window > 0, ErrorCode::kInvalidArgument, "window must be positive");
+  std::vector<SampleSpan> out;
+  for (int64_t b = 0; b < frames; b += window) out.push_back({b, std::min(frames, b + window)});
+  return out;
+}
+
+}  // namespace mome::frontend
