@@ -470,7 +470,7 @@ TEST(CliTest, TypedGettersNameTheOptionAndBadValue) {
   ASSERT_TRUE(cli.Parse({"--model", "m", "--steps", "3.5", "--lr", "fast", "--ids", "1,x,3"}));
   EXPECT_NE(ErrorOf([&] { cli.GetInt("--steps"); }).find("option --steps: expected an integer, got '3.5'"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { cli.GetDouble("--lr"); }).find("option --lr: expected a number, got 'fast'"),
+  EXPECT_NE(ErrorOf([&] { cli.GetDouble("--lr"); }).find("option --lr: expected a finite number, got 'fast'"),
             std::string::npos);
   EXPECT_NE(ErrorOf([&] { cli.GetList("--ids"); }).find("option --ids: element 2 of '1,x,3' is not an integer: 'x'"),
             std::string::npos);

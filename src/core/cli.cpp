@@ -1,5 +1,7 @@
 #include "mome/core/cli.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <cctype>
 #include <sstream>
@@ -218,8 +220,8 @@ int64_t CliParser::GetInt(const std::string& name) const {
 double CliParser::GetDouble(const std::string& name) const {
   const std::string text = GetString(name);
   double value = 0;
-  MOME_CHECK(ParseDouble(text, &value), ErrorCode::kInvalidArgument, "option ", name, ": expected a number, got '",
-             text, "'");
+  MOME_CHECK(ParseDouble(text, &value) && std::isfinite(value), ErrorCode::kInvalidArgument, "option ", name,
+             ": expected a finite number, got '", text, "'");
   return value;
 }
 

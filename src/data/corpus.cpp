@@ -4,8 +4,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
+#include "mome/core/config.h"
 #include "mome/core/error.h"
 #include "mome/data/lrs_transcript.h"
 #include "mome/io/json.h"
@@ -47,6 +49,30 @@ void AddLrsClip(const fs::path& video, const std::string& key, CorpusListing* li
   } catch (const Error& e) {
     listing->problems.push_back({key, e.what()});
   }
+}
+
+// A key names one clip: later items with a key already listed are reported and left out.
+void DropDuplicateKeys(CorpusListing* listing) {
+  std::set<std::string> seen;
+  std::vector<CorpusItem> kept;
+  for (auto& item : listing->items) {
+    if (seen.insert(item.key).second) {
+      kept.push_back(std::move(item));
+      continue;
+    }
+    listing->problems.push_back({item.key, "duplicate key (the first one is kept)"});
+  }
+  listing->items = std::move(kept);
+}
+
+bool ParseTokenIds(const std::string& text, std::vector<int64_t>* ids) {
+  std::istringstream in(text);
+  for (std::string word; in >> word;) {
+    int64_t id = 0;
+    if (!ParseInt64(word, &id) || id < 0) return false;
+    ids->push_back(id);
+  }
+  return true;
 }
 
 void RequireFolder(const std::string& path, const char* what) {
@@ -121,18 +147,18 @@ CorpusListing ListAutoAvsr(const std::string& root, const std::string& csv_path)
     item.key = (fs::path(fields[0]) / rel).replace_extension("").string();
     item.video = (fs::path(root) / fields[0] / rel).string();
     item.audio = fs::path(item.video).replace_extension(".wav").string();
-    try {
-      item.n_frames = std::stoll(fields[2]);
-      std::istringstream ids(fields[3]);
-      int64_t id;
-      while (ids >> id) item.token_ids.push_back(id);
-    } catch (const std::exception&) {
-      listing.problems.push_back({where, "n_frames is not a number: '" + fields[2] + "'"});
+    if (!ParseInt64(fields[2], &item.n_frames) || item.n_frames < 0) {
+      listing.problems.push_back({where, "n_frames is not a count: '" + fields[2] + "'"});
+      continue;
+    }
+    if (!ParseTokenIds(fields[3], &item.token_ids)) {
+      listing.problems.push_back({where, "token_ids must be non-negative integers separated by spaces"});
       continue;
     }
     if (start != std::string::npos) item.text = line.substr(start);
     listing.items.push_back(std::move(item));
   }
+  DropDuplicateKeys(&listing);
   return listing;
 }
 
@@ -168,6 +194,7 @@ CorpusListing ListManifest(const std::string& manifest_path) {
     else
       listing.items.push_back(std::move(item));
   }
+  DropDuplicateKeys(&listing);
   return listing;
 }
 

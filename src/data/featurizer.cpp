@@ -29,6 +29,8 @@ at::Tensor EncodeAudio(const model::AVSRPipeline& p, const std::vector<PreparedC
   for (const auto& clip : clips) {
     MOME_CHECK(clip.audio.defined() && clip.audio.numel() > 0, ErrorCode::kInvalidArgument, "clip '", clip.key,
                "' has no audio, which modality ", p.config().model.modality, " needs");
+    MOME_CHECK(at::isfinite(clip.audio).all().item<bool>(), ErrorCode::kInvalidArgument, "clip '", clip.key,
+               "': audio holds NaN or infinite samples");
     const int64_t n = clip.audio.numel();
     MOME_CHECK(n <= frontend::kWhisperChunkSamples, ErrorCode::kInvalidArgument, "clip '", clip.key, "' is ",
                n / 16000.0, " s long; Whisper takes at most 30 s (cut it first, e.g. mome_prepare segments)");

@@ -215,10 +215,14 @@ std::vector<Hypothesis> Beam(IncrementalDecoder& decoder, at::Tensor logits, con
 
 Generator::Generator(const llm::LlamaForCausalLMImpl& lm, GenerateOptions options)
     : lm_(lm), options_(std::move(options)) {
-  MOME_CHECK(options_.max_new_tokens > 0, ErrorCode::kInvalidArgument, "max_new_tokens must be positive, got ",
-             options_.max_new_tokens);
-  MOME_CHECK(options_.beam_size > 0, ErrorCode::kInvalidArgument, "beam size must be positive, got ",
-             options_.beam_size);
+  // Bounded so that a typo cannot ask for a cache of hundreds of GB: the cache holds prompt + new tokens for every
+  // beam, and a model is not trained for more positions than its config names.
+  const int64_t most_tokens = std::min<int64_t>(kMaxNewTokens, lm.config().max_position_embeddings);
+  MOME_CHECK(options_.max_new_tokens > 0 && options_.max_new_tokens <= most_tokens, ErrorCode::kInvalidArgument,
+             "max new tokens must be in [1, ", most_tokens, "] (the model's positions, at most ", kMaxNewTokens,
+             "), got ", options_.max_new_tokens);
+  MOME_CHECK(options_.beam_size > 0 && options_.beam_size <= kMaxBeamSize, ErrorCode::kInvalidArgument,
+             "beam size must be in [1, ", kMaxBeamSize, "], got ", options_.beam_size);
   for (int64_t id : options_.eos_token_ids)
     MOME_CHECK(id >= 0 && id < lm.config().vocab_size, ErrorCode::kInvalidArgument, "eos id ", id,
                " is outside the vocabulary [0, ", lm.config().vocab_size, ")");

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -108,24 +109,31 @@ LlamaConfig LlamaConfig::FromJsonFile(const std::string& path) {
 }
 
 void LlamaConfig::Validate(const std::string& origin) const {
-  auto positive = [&](int64_t v, const char* key) {
-    MOME_CHECK(v > 0, ErrorCode::kInvalidArgument, origin, ": field '", key, "' must be positive, got ", v);
+  // Sizes come from files: bounded before anything is allocated from them (far above any real Llama).
+  auto in_range = [&](int64_t v, const char* key, int64_t most) {
+    MOME_CHECK(v > 0 && v <= most, ErrorCode::kInvalidArgument, origin, ": field '", key, "' must be in [1, ", most,
+               "], got ", v);
   };
-  positive(vocab_size, "vocab_size");
-  positive(hidden_size, "hidden_size");
-  positive(intermediate_size, "intermediate_size");
-  positive(num_hidden_layers, "num_hidden_layers");
-  positive(num_attention_heads, "num_attention_heads");
-  positive(num_key_value_heads, "num_key_value_heads");
-  positive(head_dim, "head_dim");
+  in_range(vocab_size, "vocab_size", int64_t{1} << 24);
+  in_range(hidden_size, "hidden_size", 65536);
+  in_range(intermediate_size, "intermediate_size", 1 << 20);
+  in_range(num_hidden_layers, "num_hidden_layers", 1024);
+  in_range(num_attention_heads, "num_attention_heads", 1024);
+  in_range(num_key_value_heads, "num_key_value_heads", 1024);
+  in_range(head_dim, "head_dim", 4096);
+  in_range(max_position_embeddings, "max_position_embeddings", int64_t{1} << 24);
   MOME_CHECK(num_attention_heads % num_key_value_heads == 0, ErrorCode::kInvalidArgument, origin,
              ": num_attention_heads ", num_attention_heads, " is not a multiple of num_key_value_heads ",
              num_key_value_heads);
   MOME_CHECK(head_dim % 2 == 0, ErrorCode::kInvalidArgument, origin, ": head_dim ", head_dim,
              " must be even for rotary embeddings");
-  MOME_CHECK(rms_norm_eps > 0, ErrorCode::kInvalidArgument, origin, ": rms_norm_eps must be positive");
-  MOME_CHECK(rope.theta > 0 && rope.factor > 0, ErrorCode::kInvalidArgument, origin,
-             ": rope theta and factor must be positive");
+  MOME_CHECK(std::isfinite(rms_norm_eps) && rms_norm_eps > 0, ErrorCode::kInvalidArgument, origin,
+             ": rms_norm_eps must be a positive finite number");
+  MOME_CHECK(std::isfinite(rope.theta) && rope.theta > 0 && std::isfinite(rope.factor) && rope.factor > 0 &&
+                 std::isfinite(rope.low_freq_factor) && rope.low_freq_factor > 0 &&
+                 std::isfinite(rope.high_freq_factor) && rope.original_max_position_embeddings > 0,
+             ErrorCode::kInvalidArgument, origin,
+             ": rope theta, factor, frequency factors and original_max_position_embeddings must be positive");
   if (rope.type == "llama3")
     MOME_CHECK(rope.high_freq_factor > rope.low_freq_factor, ErrorCode::kInvalidArgument, origin,
                ": llama3 rope needs high_freq_factor > low_freq_factor");

@@ -35,6 +35,12 @@ void EncoderSection::Visit(ConfigVisitor& v) {
   v.Field("trainable", trainable, "train the encoder too (frozen by default)");
 }
 
+void EncoderSection::Validate() const {
+  for (const auto& [value, key] : {std::pair<int64_t, const char*>{dim, "dim"}, {layers, "layers"}, {heads, "heads"},
+                                   {ffn, "ffn"}, {n_mels, "n_mels"}})
+    ConfigRequire(value >= 0 && value <= 65536, key, "must be in [0, 65536] (0 = the preset's), got ", value);
+}
+
 void AdaptersSection::Visit(ConfigVisitor& v) {
   v.Field("kind", kind, "mome | lora | none");
   v.Field("placement", placement, "MoME placement: mhsa | ffn | layer");

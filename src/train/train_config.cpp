@@ -1,5 +1,7 @@
 #include "mome/train/train_config.h"
 
+#include <cmath>
+
 namespace mome::train {
 
 void TrainSection::Visit(ConfigVisitor& v) {
@@ -44,8 +46,23 @@ void TrainSection::Validate() const {
   ConfigRequire(checkpoint_every > 0, "checkpoint_every", "must be positive");
   ConfigRequire(log_every > 0, "log_every", "must be positive");
   ConfigRequire(keep_last >= 1, "keep_last", "must be at least 1");
-  ConfigRequire(lr > 0, "lr", "must be positive");
+  ConfigRequire(std::isfinite(lr) && lr > 0, "lr", "must be a positive finite number, got ", lr);
+  ConfigRequire(std::isfinite(min_lr) && min_lr >= 0 && min_lr <= lr, "min_lr", "must be in [0, lr], got ", min_lr);
+  ConfigRequire(warmup_steps >= 0, "warmup_steps", "must be >= 0, got ", warmup_steps);
+  ConfigRequire(std::isfinite(weight_decay) && weight_decay >= 0, "weight_decay", "must be >= 0, got ", weight_decay);
+  ConfigRequire(std::isfinite(grad_clip) && grad_clip >= 0, "grad_clip", "must be >= 0 (0 = off), got ", grad_clip);
   ConfigRequire(betas.size() == 2, "betas", "needs two values");
+  for (double b : betas) ConfigRequire(b >= 0 && b < 1, "betas", "values must be in [0, 1), got ", b);
+  ConfigRequire(threads >= 0 && threads <= 1024, "threads", "must be in [0, 1024] (0 = default), got ", threads);
+  ConfigRequire(eval_every >= 0, "eval_every", "must be >= 0 (0 = at every checkpoint)");
+  ConfigRequire(eval_max_clips >= 1 && eval_batch_size >= 1 && eval_beam_size >= 1 && eval_beam_size <= 64 &&
+                    eval_max_new_tokens >= 1 && eval_max_new_tokens <= 4096,
+                "eval_max_clips", "validation settings must be positive (beam at most 64, tokens at most 4096)");
+  ConfigRequire(std::isfinite(noise_prob) && noise_prob >= 0 && noise_prob <= 1, "noise_prob", "must be in [0, 1]");
+  ConfigRequire(std::isfinite(snr_min) && std::isfinite(snr_max) && snr_min <= snr_max, "snr_min",
+                "snr_min and snr_max must be finite with snr_min <= snr_max");
+  ConfigRequire(audio_time_masks >= 0 && video_time_masks >= 0 && audio_mask_seconds >= 0 && video_mask_frames >= 0,
+                "audio_time_masks", "masks and their lengths must be >= 0");
   ConfigRequire(accumulation >= 1, "accumulation", "must be at least 1");
   ConfigRequire(max_frames > 0, "max_frames", "must be positive");
   ConfigRequire(pairs_per_step >= 0, "pairs_per_step", "must be >= 0");

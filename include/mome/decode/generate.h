@@ -15,6 +15,9 @@ namespace mome::decode {
 // length), true (stop as soon as `beam_size` hypotheses are finished), "never" (judged at the maximum length).
 enum class EarlyStopping { kHeuristic, kTrue, kNever };
 
+constexpr int64_t kMaxNewTokens = 4096;  // and at most the model's max_position_embeddings
+constexpr int64_t kMaxBeamSize = 64;
+
 struct GenerateOptions {
   int64_t max_new_tokens = 32;
   int64_t beam_size = 1;  // 1 = greedy

@@ -30,6 +30,7 @@ struct EncoderSection {
   bool pad_to_30s = true;  // Whisper: encode 30 s padded, as the reference (false: the true length, faster)
   bool trainable = false;  // train the encoder (from-scratch demos); frozen otherwise
   void Visit(ConfigVisitor& v);
+  void Validate() const;
 };
 
 struct AdaptersSection {

@@ -1,0 +1,114 @@
+// Hostile and nonsensical inputs get one clear error (mome::Error), never a crash, a huge allocation or a silent
+// acceptance (issue 19's classes, each tested on its general form).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "mome/core/cli.h"
+#include "mome/core/config.h"
+#include "mome/core/error.h"
+#include "mome/data/corpus.h"
+#include "mome/decode/generate.h"
+#include "mome/frontend/landmarks.h"
+#include "mome/io/json.h"
+#include "mome/llm/llama_config.h"
+#include "mome/llm/llama_loader.h"
+#include "mome/model/model_config.h"
+#include "mome/text/tokenizer.h"
+#include "mome/train/train_config.h"
+#include "test_helpers.h"
+
+namespace mome {
+namespace {
+namespace fs = std::filesystem;
+
+std::string Deep(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+std::string Scratch(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/mome_hostile_" + std::to_string(::getpid());
+  fs::create_directories(dir);
+  return dir + "/" + name;
+}
+
+TEST(Hostile, DeeplyNestedJsonIsAnErrorNotAStackOverflow) {
+  const std::string deep = R"({"vocab_size": )" + Deep(200000) + "}";
+  EXPECT_THROW(llm::LlamaConfig::FromJsonString(deep, "config.json"), Error);
+  EXPECT_THROW(io::ParseJson(Deep(100), "x"), Error);
+  EXPECT_NO_THROW(io::ParseJson(Deep(10), "x"));
+  EXPECT_EQ(io::JsonNestingDepth(R"({"a": "[[[[", "b": [1, {"c": 2}]})"), 3);  // brackets in strings do not count
+  const std::string tokenizer = Scratch("tokenizer.json");
+  std::ofstream(tokenizer) << R"({"model": {"type": "BPE", "merges": )" << Deep(100000) << "}}";
+  EXPECT_THROW(text::LoadTokenizer(tokenizer), Error);
+  const std::string landmarks = Scratch("clip.landmarks.json");
+  std::ofstream(landmarks) << Deep(100000);
+  EXPECT_THROW(frontend::ReadLandmarks(landmarks), Error);
+}
+
+llm::LlamaConfig Tiny() {
+  return llm::LlamaConfig::FromJsonString(
+      R"({"vocab_size": 32, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
+          "num_attention_heads": 2, "max_position_embeddings": 64})",
+      "tiny");
+}
+
+TEST(Hostile, SizesFromFilesAreBoundedBeforeAnyAllocation) {
+  EXPECT_NO_THROW(Tiny());
+  for (const char* bad :
+       {R"("num_hidden_layers": 4611686018427387904)", R"("vocab_size": 1099511627776)", R"("hidden_size": -16)",
+        R"("rope_theta": -1)", R"("rope_theta": "fast")", R"("rms_norm_eps": 0)"}) {
+    const std::string json = std::string(R"({"vocab_size": 32, "hidden_size": 16, "intermediate_size": 32,
+        "num_hidden_layers": 2, "num_attention_heads": 2, )") + bad + "}";
+    // A later duplicate key wins in nlohmann::json, so the bad value is the one read.
+    EXPECT_THROW(llm::LlamaConfig::FromJsonString(json, "config.json"), Error) << bad;
+  }
+  // Generation limits: new tokens beyond the model's positions, absurd beams.
+  auto model = llm::LoadLlama(testing::DataPath("llama/gqa_llama3_rope"), c10::kCPU, at::kFloat);
+  decode::GenerateOptions o;
+  o.max_new_tokens = 1000000000;
+  EXPECT_THROW(decode::Generator(*model, o), Error);
+  o.max_new_tokens = 8;
+  o.beam_size = 100000;
+  EXPECT_THROW(decode::Generator(*model, o), Error);
+}
+
+TEST(Hostile, NonsenseSettingsAreRefusedNotQuietlyReplaced) {
+  const std::string base = "llm: {preset: llama-3.2-1b}\naudio_encoder: {preset: whisper-tiny}\n"
+                           "video_encoder: {preset: avhubert-tiny}\ntrain: {data: x}\n";
+  EXPECT_NO_THROW(LoadConfigString<train::TrainConfig>(base, "ok.yaml"));
+  for (const char* bad : {"train.lr=.inf", "train.lr=.nan", "train.min_lr=1", "train.warmup_steps=-5",
+                          "train.grad_clip=-1", "train.threads=-2", "audio_encoder.dim=-64", "train.betas=[0.9, 1.5]",
+                          "train.noise_prob=2", "train.eval_beam_size=100000"})
+    EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "bad.yaml", {bad}), Error) << bad;
+  // An encoder the modality uses needs a preset, in --dry-run and training alike.
+  EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "x.yaml", {"audio_encoder.preset="}), Error);
+  EXPECT_NO_THROW(LoadConfigString<train::TrainConfig>(
+      base, "x.yaml", {"model.modality=asr", "model.video_rates=[]", "video_encoder.preset="}));
+  CliParser cli("t", "t");
+  cli.AddOption("--snr", "DB", "snr");
+  for (const char* bad : {"10dB", "nan", "inf", ""}) {
+    ASSERT_TRUE(cli.Parse(std::vector<std::string>{"--snr", bad}));
+    EXPECT_THROW(cli.GetDouble("--snr"), Error) << bad;
+  }
+}
+
+TEST(Hostile, ManifestsAndLabelFilesRefuseDuplicatesAndNegativeCounts) {
+  const std::string manifest = Scratch("m.jsonl");
+  std::ofstream(manifest) << R"({"key": "a", "audio": "a.wav", "text": "x"})" << "\n"
+                          << R"({"key": "a", "audio": "b.wav", "text": "y"})" << "\n"
+                          << Deep(1000) << "\n";
+  const auto listing = data::ListManifest(manifest);
+  ASSERT_EQ(listing.items.size(), 1u);
+  EXPECT_EQ(listing.items[0].audio.substr(listing.items[0].audio.size() - 5), "a.wav");
+  EXPECT_EQ(listing.problems.size(), 2u);  // the duplicate and the nested line
+  const std::string csv = Scratch("labels.csv");
+  std::ofstream(csv) << "lrs3,a/1.mp4,-5,1 2 3\nlrs3,a/2.mp4,12abc,1 2\nlrs3,a/3.mp4,10,1 x\nlrs3,a/4.mp4,10,4 5\n";
+  const auto labels = data::ListAutoAvsr(fs::path(csv).parent_path().string(), csv);
+  EXPECT_EQ(labels.items.size(), 1u);
+  EXPECT_EQ(labels.problems.size(), 3u);
+}
+
+}  // namespace
+}  // namespace mome
