@@ -270,6 +270,12 @@ TEST_F(TrainingRun, TimestampsNeedAlignmentHeadsThenGiveWordsSubtitlesAndScores)
   EXPECT_NE(no_heads.err.find("mome_align --select-heads"), std::string::npos) << no_heads.err;
   EXPECT_EQ(testing::CountLines(no_heads.err), 1) << no_heads.err;
 
+  const std::string manifest = root_ + "/val/manifest.jsonl", before = testing::ReadFile(manifest);
+  const auto onto_input = testing::RunCommand(decode + "--output " + manifest);
+  EXPECT_EQ(onto_input.exit_code, 1);
+  EXPECT_NE(onto_input.err.find("one of the inputs"), std::string::npos) << onto_input.err;
+  EXPECT_EQ(testing::ReadFile(manifest), before);
+
   const auto select = testing::RunCommand(kTool + "/mome_align --model " + run + " --prepared " + root_ +
                                           "/val --select-heads --heads 2");
   ASSERT_EQ(select.exit_code, 0) << select.err;

@@ -334,6 +334,7 @@ int Main(int argc, char** argv) {
   model::TrainedModel model = model::LoadTrainedModel(cli.GetString("--model"), device, at::kFloat);
   Decoder decoder(cli, model, clips);
   const std::string output = cli.Has("--output") ? cli.GetString("--output") : "";
+  tools::RefuseOverwritingInputs(output, cli);
   std::unique_ptr<AtomicFile> file;
   std::ostringstream buffered;
   std::ostream* out = output.empty() ? &std::cout : &buffered;

@@ -160,6 +160,8 @@ int Main(int argc, char** argv) {
                                                                             : tokenizer_source / "tokenizer.model")
                                                                      : tokenizer_source;
   const bool is_json = tokenizer_file.extension() == ".json";
+  // A folder made before may hold another tokenizer, which the loader would then pick: only this one stays.
+  for (const char* stale : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json"}) fs::remove(out / stale);
   fs::copy_file(tokenizer_file, out / (is_json ? "tokenizer.json" : "tokenizer.model"),
                 fs::copy_options::overwrite_existing);
   const fs::path tokenizer_config = tokenizer_file.parent_path() / "tokenizer_config.json";

@@ -2,7 +2,9 @@
 // meaning everywhere: the device, where clips come from, the rate pair and the modality of a trained model.
 #pragma once
 
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "mome/core/cli.h"
 #include "mome/core/device.h"
@@ -36,6 +38,20 @@ inline data::ClipSet OpenClipSet(const CliParser& cli) {
   r.manifest = value("--manifest");
   r.files = cli.Positionals();
   return data::ClipSet::Open(r);
+}
+
+// An output file that is one of the inputs (a manifest, a prepared corpus's manifest, a media file) would be
+// overwritten while, or before, it is read: refused.
+inline void RefuseOverwritingInputs(const std::string& output, const CliParser& cli) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> inputs = cli.Positionals();
+  if (cli.Has("--manifest")) inputs.push_back(cli.GetString("--manifest"));
+  if (cli.Has("--prepared")) inputs.push_back(cli.GetString("--prepared") + "/manifest.jsonl");
+  std::error_code ec;
+  if (output.empty() || !fs::exists(output, ec)) return;
+  for (const auto& input : inputs)
+    MOME_CHECK(!fs::equivalent(output, input, ec), ErrorCode::kInvalidArgument, "--output ", output,
+               " is one of the inputs; choose another file");
 }
 
 // --audio-rate K / --video-rate K: default the checkpoint's first (finest) trained pair.
