@@ -67,6 +67,7 @@ std::vector<SampleSpan> SplitAtPauses(const at::Tensor& audio, double max_second
   const int64_t total = audio.numel();
   const auto frame = static_cast<int64_t>(o.frame_seconds * kSampleRate);
   const auto margin = static_cast<int64_t>(o.margin_seconds * kSampleRate);
+  const auto lead = static_cast<int64_t>(o.lead_seconds * kSampleRate);
   const auto max_len = static_cast<int64_t>(max_seconds * kSampleRate);
   std::vector<SampleSpan> regions = SpeechRegions(audio, o);
   // A region longer than a piece is cut at its quietest frame in the second half of each window.
@@ -81,20 +82,13 @@ std::vector<SampleSpan> SplitAtPauses(const at::Tensor& audio, double max_second
     }
     parts.push_back(r);
   }
-  // Neighbouring regions share a piece while it stays within max_seconds; cuts fall mid-pause.
+  // Every pause cuts: the recogniser is trained on utterances, not on windows of several of them. Each piece keeps
+  // up to `margin` of the pause on either side, never overlapping its neighbours.
   std::vector<SampleSpan> pieces;
   for (size_t i = 0; i < parts.size(); ++i) {
-    const int64_t begin = std::max<int64_t>(0, parts[i].begin - margin);
-    if (!pieces.empty() && std::min(total, parts[i].end + margin) - pieces.back().begin <= max_len) {
-      pieces.back().end = std::min(total, parts[i].end + margin);
-      continue;
-    }
-    if (!pieces.empty()) {  // the pause between the previous piece and this one is split between them
-      const int64_t middle = (pieces.back().end + begin) / 2;
-      pieces.back().end = std::max(pieces.back().end, std::min(middle, pieces.back().begin + max_len));
-    }
-    pieces.push_back(
-        {pieces.empty() ? begin : std::max(begin, pieces.back().end), std::min(total, parts[i].end + margin)});
+    const int64_t before = i == 0 ? 0 : (parts[i - 1].end + parts[i].begin) / 2;
+    const int64_t after = i + 1 == parts.size() ? total : (parts[i].end + parts[i + 1].begin) / 2;
+    pieces.push_back({std::max(before, parts[i].begin - lead), std::min(after, parts[i].end + margin)});
   }
   return pieces;
 }
