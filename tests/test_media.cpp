@@ -124,6 +124,25 @@ TEST_F(Media, PrepareNamesAMissingRootOrAnUnwritableOutput) {
   EXPECT_NE(unwritable.err.find("/proc/mome_out"), std::string::npos) << unwritable.err;
 }
 
+TEST_F(Media, DecodingFromMemoryEqualsDecodingTheFile) {
+  Ffmpeg("-f lavfi -i testsrc=size=64x48:rate=25:duration=2 -f lavfi -i \"sine=frequency=440:sample_rate=22050:"
+         "duration=2\" -c:v libx264 -qp 0 -c:a aac -shortest " + dir_ + "/upload.mp4");
+  const auto bytes = std::make_shared<const std::string>(testing::ReadFile(dir_ + "/upload.mp4"));
+  const auto from_file = io::DecodeMedia(dir_ + "/upload.mp4");
+  const auto from_memory = io::DecodeMediaFromMemory(bytes, "upload.mp4");
+  EXPECT_TRUE(at::equal(from_file.audio, from_memory.audio));
+  EXPECT_TRUE(at::equal(from_file.video, from_memory.video));
+  for (const std::string& junk : {std::string("not media at all"), bytes->substr(0, bytes->size() / 3)}) {
+    try {
+      io::DecodeMediaFromMemory(std::make_shared<const std::string>(junk), "upload.bin");
+      ADD_FAILURE() << "junk decoded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("upload.bin"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(io::DecodeMediaFromMemory(std::make_shared<const std::string>(), "empty"), Error);
+}
+
 TEST_F(Media, StreamingReaderChunksConcatenateToTheWholeDecode) {
   // 12 s: 30 fps test pattern, 44.1 kHz stereo tone; read back in 2.5 s chunks.
   Ffmpeg(

@@ -28,6 +28,12 @@ DecodedMedia DecodeMedia(const std::string& path, const MediaDecodeOptions& opti
   return media;
 }
 
+DecodedMedia DecodeMediaFromMemory(std::shared_ptr<const std::string> bytes, const std::string& name,
+                                   const MediaDecodeOptions& options) {
+  MOME_FAIL(ErrorCode::kUnsupported, name, ": this libmome was built without FFmpeg (MOME_WITH_MEDIA=OFF) and cannot ",
+            "decode media from memory");
+}
+
 namespace {
 
 // Without FFmpeg only WAV files open; they are read whole (no video) and handed out in chunks.

@@ -38,6 +38,10 @@ struct DecodedMedia {
 
 // Throws mome::Error with one line naming the file: missing, unreadable, corrupt, or lacking a required stream.
 DecodedMedia DecodeMedia(const std::string& path, const MediaDecodeOptions& options = {});
+// The same from bytes in memory (an upload; any container FFmpeg reads); `name` names it in errors. Without FFmpeg,
+// WAV bytes only.
+DecodedMedia DecodeMediaFromMemory(std::shared_ptr<const std::string> bytes, const std::string& name,
+                                   const MediaDecodeOptions& options = {});
 
 // A long file decoded in a stream: each Read returns the next `seconds` of output, audio and video of the same span
 // (at 16 kHz / 25 fps: 640 samples per frame; chunk ends accumulate, so nothing drifts), and decodes only as far as

@@ -232,15 +232,69 @@ bool MediaDecodingAvailable() {
   return true;
 }
 
+// Bytes in memory as an FFmpeg input (uploads: nothing is written to disk). Owns the AVIOContext and its buffer;
+// outlives the format context that reads through it.
+class MemoryInput {
+ public:
+  explicit MemoryInput(std::shared_ptr<const std::string> bytes) : bytes_(std::move(bytes)) {
+    constexpr int kBuffer = 32768;
+    auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
+    MOME_CHECK(buffer != nullptr, ErrorCode::kIo, "out of memory for the media buffer");
+    io_ = avio_alloc_context(buffer, kBuffer, 0, this, &MemoryInput::Read, nullptr, &MemoryInput::Seek);
+    MOME_CHECK(io_ != nullptr, ErrorCode::kIo, "cannot create an in-memory media input");
+  }
+  ~MemoryInput() {
+    if (!io_) return;
+    av_freep(&io_->buffer);
+    avio_context_free(&io_);
+  }
+  MemoryInput(const MemoryInput&) = delete;
+  MemoryInput& operator=(const MemoryInput&) = delete;
+  AVIOContext* io() const { return io_; }
+
+ private:
+  static int Read(void* opaque, uint8_t* buf, int size) {
+    auto* self = static_cast<MemoryInput*>(opaque);
+    const int64_t left = static_cast<int64_t>(self->bytes_->size()) - self->pos_;
+    if (left <= 0) return AVERROR_EOF;
+    const int n = static_cast<int>(std::min<int64_t>(left, size));
+    std::memcpy(buf, self->bytes_->data() + self->pos_, static_cast<size_t>(n));
+    self->pos_ += n;
+    return n;
+  }
+  static int64_t Seek(void* opaque, int64_t offset, int whence) {
+    auto* self = static_cast<MemoryInput*>(opaque);
+    const auto size = static_cast<int64_t>(self->bytes_->size());
+    if (whence & AVSEEK_SIZE) return size;
+    const int64_t base = (whence & 3) == SEEK_CUR ? self->pos_ : ((whence & 3) == SEEK_END ? size : 0);
+    if (base + offset < 0 || base + offset > size) return AVERROR(EINVAL);
+    self->pos_ = base + offset;
+    return self->pos_;
+  }
+  std::shared_ptr<const std::string> bytes_;
+  int64_t pos_ = 0;
+  AVIOContext* io_ = nullptr;
+};
+
 // The FFmpeg state of one open file; DecodeMedia reads it to the end, MediaReader hands it out a chunk at a time.
 class FfmpegReader : public MediaReader {
  public:
-  FfmpegReader(const std::string& path, const MediaDecodeOptions& options) : path_(path), options_(options) {
+  // `bytes`: read from memory (then `path` only names the input in errors).
+  FfmpegReader(const std::string& path, const MediaDecodeOptions& options,
+               std::shared_ptr<const std::string> bytes = nullptr)
+      : path_(path), options_(options) {
     MOME_CHECK(options.sample_rate > 0 && options.fps > 0, ErrorCode::kInvalidArgument, path,
                ": sample rate and fps must be positive");
     av_log_set_level(AV_LOG_FATAL);  // failures come back as one mome::Error line instead
     AVFormatContext* raw = nullptr;
-    int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
+    if (bytes) {
+      memory_ = std::make_unique<MemoryInput>(std::move(bytes));
+      raw = avformat_alloc_context();
+      MOME_CHECK(raw != nullptr, ErrorCode::kIo, path, ": cannot allocate a demuxer");
+      raw->pb = memory_->io();
+      raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+    }
+    int rc = avformat_open_input(&raw, memory_ ? nullptr : path.c_str(), nullptr, nullptr);
     MOME_CHECK(rc >= 0, rc == AVERROR(ENOENT) ? ErrorCode::kNotFound : ErrorCode::kCorruptFile, path,
                ": cannot open media (", AvError(rc), ")");
     fmt_.reset(raw);
@@ -347,6 +401,7 @@ class FfmpegReader : public MediaReader {
 
   std::string path_;
   MediaDecodeOptions options_;
+  std::unique_ptr<MemoryInput> memory_;  // before fmt_: destroyed after it
   std::unique_ptr<AVFormatContext, FormatCloser> fmt_;
   int audio_stream_ = -1, video_stream_ = -1;
   double origin_ = 0, source_fps_ = 0, end_seconds_ = 0;
@@ -363,8 +418,28 @@ std::unique_ptr<MediaReader> MediaReader::Open(const std::string& path, const Me
   return std::make_unique<FfmpegReader>(path, options);
 }
 
+namespace {
+
+DecodedMedia CheckedWhole(MediaReader& reader, const std::string& path, const MediaDecodeOptions& options);
+
+}  // namespace
+
+DecodedMedia DecodeMediaFromMemory(std::shared_ptr<const std::string> bytes, const std::string& name,
+                                   const MediaDecodeOptions& options) {
+  MOME_CHECK(bytes && !bytes->empty(), ErrorCode::kInvalidArgument, name, ": empty media");
+  FfmpegReader reader(name, options, std::move(bytes));
+  return CheckedWhole(reader, name, options);
+}
+
 DecodedMedia DecodeMedia(const std::string& path, const MediaDecodeOptions& options) {
-  DecodedMedia out = MediaReader::Open(path, options)->Read(std::numeric_limits<double>::infinity());
+  FfmpegReader reader(path, options);
+  return CheckedWhole(reader, path, options);
+}
+
+namespace {
+
+DecodedMedia CheckedWhole(MediaReader& reader, const std::string& path, const MediaDecodeOptions& options) {
+  DecodedMedia out = reader.Read(std::numeric_limits<double>::infinity());
   if (out.audio.defined())
     MOME_CHECK(!options.require_audio || out.audio.numel() > 0, ErrorCode::kCorruptFile, path,
                ": the audio stream decoded to no samples");
@@ -375,5 +450,7 @@ DecodedMedia DecodeMedia(const std::string& path, const MediaDecodeOptions& opti
     out.duration_seconds = std::max(out.duration_seconds, static_cast<double>(out.audio.numel()) / options.sample_rate);
   return out;
 }
+
+}  // namespace
 
 }  // namespace mome::io
