@@ -46,3 +46,7 @@ if(NOT MOME_WITH_MEDIA STREQUAL "OFF" AND PkgConfig_FOUND)
   endif()
 endif()
 message(STATUS "mome: media I/O (FFmpeg + OpenCV) ${MOME_MEDIA_ENABLED}")
+
+# cpp-httplib (Debian libcpp-httplib-dev, a compiled library): mome_serve's HTTP server. Its pkg-config flags
+# carry the feature defines (OpenSSL, zlib, brotli) that its ABI depends on.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

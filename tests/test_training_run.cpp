@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include <httplib.h>
+
 #include "mome/data/prepared.h"
 #include "mome/io/checkpoint.h"
 #include "mome/io/safetensors.h"
@@ -311,6 +313,133 @@ TEST_F(TrainingRun, TimestampsNeedAlignmentHeadsThenGiveWordsSubtitlesAndScores)
   const auto j = nlohmann::json::parse(scored.out);
   for (const char* key : {"start_median_ms", "start_within_200ms", "confidence_auc", "wer", "words_scored"})
     EXPECT_TRUE(j.contains(key)) << key << " " << scored.out;
+}
+
+// A running mome_serve: started on a free port, stopped with SIGTERM (which must drain and exit 0).
+class ServeProcess {
+ public:
+  ServeProcess(const std::string& model, const std::vector<std::string>& extra = {}) {
+    port_ = 20000 + static_cast<int>(::getpid() % 20000) + static_cast<int>(extra.size());
+    std::vector<std::string> args = {kTool + "/mome_serve", "--model", model, "--port", std::to_string(port_)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::freopen("/dev/null", "w", stderr);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+  bool WaitReady() {
+    httplib::Client c("127.0.0.1", port_);
+    for (int i = 0; i < 600; ++i) {
+      if (auto r = c.Get("/health"); r && r->status == 200) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  int Stop() {  // SIGTERM; the exit code
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  ~ServeProcess() {
+    if (pid_ > 0) Stop();
+  }
+  int port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+httplib::Result PostForm(httplib::Client& c, const std::string& file, const httplib::MultipartFormDataItems& fields,
+                         const httplib::Headers& headers = {}) {
+  httplib::MultipartFormDataItems items = fields;
+  if (!file.empty()) items.push_back({"file", testing::ReadFile(file), "clip.mp4", "video/mp4"});
+  return c.Post("/v1/audio/transcriptions", headers, items);
+}
+
+TEST_F(TrainingRun, ServeAnswersOpenAiRequestsConcurrentlyWithErrorsAsOpenAi) {
+  const std::string run = root_ + "/serve";
+  ASSERT_EQ(Train(run, "--set train.max_steps=2 --set train.val_data=").exit_code, 0);
+  ASSERT_EQ(testing::RunCommand(kTool + "/mome_align --model " + run + " --prepared " + root_ +
+                                "/val --select-heads --heads 2")
+                .exit_code,
+            0);
+  const std::string clip = root_ + "/clip.mp4";
+  ASSERT_EQ(testing::RunCommand("ffmpeg -nostdin -v error -y -f lavfi -i color=c=gray:s=96x96:r=25:d=1 -f lavfi -i "
+                                "sine=frequency=300:sample_rate=16000:duration=1 -c:v libx264 -pix_fmt yuv420p "
+                                "-c:a aac -shortest " +
+                                clip)
+                .exit_code,
+            0);
+  ServeProcess server(run);
+  ASSERT_TRUE(server.WaitReady());
+  httplib::Client c("127.0.0.1", server.port());
+  const auto models = nlohmann::json::parse(c.Get("/v1/models")->body);
+  ASSERT_EQ(models["data"].size(), 4u);  // audio rates 2, 4 x video rates 1, 2
+  const std::string id = models["data"][1]["id"];
+  const auto json = PostForm(c, clip, {{"model", id, "", ""}});
+  ASSERT_TRUE(json);
+  ASSERT_EQ(json->status, 200) << json->body;
+  const std::string text = nlohmann::json::parse(json->body)["text"];
+  const auto plain = PostForm(c, clip, {{"model", id, "", ""}, {"response_format", "text", "", ""}});
+  EXPECT_EQ(plain->body, text + "\n");
+  const auto verbose = PostForm(c, clip,
+                                {{"model", id, "", ""},
+                                 {"response_format", "verbose_json", "", ""},
+                                 {"timestamp_granularities[]", "word", "", ""},
+                                 {"timestamp_granularities[]", "segment", "", ""}});
+  ASSERT_EQ(verbose->status, 200) << verbose->body;
+  const auto v = nlohmann::json::parse(verbose->body);
+  EXPECT_EQ(v["text"], text);
+  EXPECT_TRUE(v.contains("words") && v.contains("segments") && v.contains("duration")) << verbose->body;
+  EXPECT_EQ(PostForm(c, clip, {{"response_format", "srt", "", ""}})->status, 200);
+  // Concurrent clients equal the sequential answer.
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i)
+    clients.emplace_back([&] {
+      httplib::Client own("127.0.0.1", server.port());
+      const auto r = PostForm(own, clip, {{"model", id, "", ""}});
+      if (!r || r->status != 200 || nlohmann::json::parse(r->body)["text"] != text) ++mismatches;
+    });
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  // Errors: a 4xx with OpenAI's error object, never a crash.
+  for (const auto& [fields, file, status] : std::vector<std::tuple<httplib::MultipartFormDataItems, std::string, int>>{
+           {{{"model", "nope", "", ""}}, clip, 400},
+           {{{"response_format", "xml", "", ""}}, clip, 400},
+           {{{"colour", "blue", "", ""}}, clip, 400},
+           {{{"audio_rate", "3", "", ""}}, clip, 400},
+           {{{"model", id, "", ""}}, "", 400},
+           {{{"beam_size", "100000", "", ""}}, clip, 400}}) {
+    const auto r = PostForm(c, file, fields);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, status) << fields[0].name << ": " << r->body;
+    EXPECT_TRUE(nlohmann::json::parse(r->body)["error"].contains("message")) << r->body;
+  }
+  std::ofstream(root_ + "/junk.mp4") << "definitely not media";
+  EXPECT_EQ(PostForm(c, root_ + "/junk.mp4", {})->status, 400);
+  EXPECT_EQ(c.Post("/v1/audio/transcriptions", R"({"file": "x"})", "application/json")->status, 415);
+  EXPECT_EQ(server.Stop(), 0);  // SIGTERM drains and exits 0
+
+  ServeProcess keyed(run, {"--api-key", "sesame"});
+  ASSERT_TRUE(keyed.WaitReady());
+  httplib::Client k("127.0.0.1", keyed.port());
+  EXPECT_EQ(k.Get("/health")->status, 200);
+  EXPECT_EQ(k.Get("/v1/models")->status, 401);
+  EXPECT_EQ(k.Get("/v1/models", {{"Authorization", "Bearer sesame"}})->status, 200);
+  EXPECT_EQ(PostForm(k, clip, {}, {{"Authorization", "Bearer wrong"}})->status, 401);
+  EXPECT_EQ(keyed.Stop(), 0);
+  const auto open = testing::RunCommand(kTool + "/mome_serve --model " + run + " --host 0.0.0.0 --port 1");
+  EXPECT_EQ(open.exit_code, 1);
+  EXPECT_NE(open.err.find("--api-key"), std::string::npos) << open.err;
 }
 
 TEST_F(TrainingRun, BadInputsGiveOneLine) {

@@ -9,7 +9,7 @@ PACKAGES=(
   # reference BLAS. OpenBLAS (OpenMP build, to share libtorch's thread pool) made a demo training step ~3x faster.
   libopenblas0-openmp
   libsentencepiece-dev sentencepiece
-  libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev
+  libyaml-cpp-dev libspdlog-dev nlohmann-json3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev
   libopencv-dev opencv-data

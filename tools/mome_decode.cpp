@@ -208,8 +208,10 @@ class Decoder {
     std::vector<size_t> short_index;
     for (size_t i = 0; i < batch.size(); ++i) {
       const data::PreparedClip& clip = batch[i];
-      const bool no_speech = !clips_.prepared() && clip.audio.defined() && frontend::SpeechRegions(clip.audio).empty();
-      if (no_speech || decode::ClipSeconds(clip) > max_segment_seconds_) {
+      // Prepared corpora are decoded as they are; media files as recordings (no speech: nothing decoded).
+      const bool pieces = clips_.prepared() ? decode::ClipSeconds(clip) > max_segment_seconds_
+                                            : decode::NeedsPieces(clip, max_segment_seconds_);
+      if (pieces) {
         results[i] = transcriber.RunLong(clip, max_segment_seconds_, static_cast<int64_t>(batch_size_));
         continue;
       }

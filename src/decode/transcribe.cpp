@@ -118,6 +118,17 @@ TranscriptSegment SegmentOf(const Transcription& t, double start, double end) {
 
 }  // namespace
 
+bool NeedsPieces(const data::PreparedClip& clip, double max_segment_seconds) {
+  if (ClipSeconds(clip) > max_segment_seconds) return true;
+  return clip.audio.defined() && frontend::SpeechRegions(clip.audio).empty();
+}
+
+Transcription Transcriber::RunRecording(const data::PreparedClip& clip, double max_segment_seconds,
+                                        int64_t batch_size) {
+  if (NeedsPieces(clip, max_segment_seconds)) return RunLong(clip, max_segment_seconds, batch_size);
+  return Run({clip})[0];
+}
+
 Transcription Transcriber::RunLong(const data::PreparedClip& clip, double max_segment_seconds, int64_t batch_size) {
   MOME_CHECK(batch_size >= 1, ErrorCode::kInvalidArgument, "batch size must be positive");
   MOME_CHECK(max_segment_seconds >= 1.0 && max_segment_seconds <= 30.0, ErrorCode::kInvalidArgument,

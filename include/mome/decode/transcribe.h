@@ -46,6 +46,9 @@ class Transcriber {
   // max_segment_seconds, the pieces decoded `batch_size` at a time, their text stitched in order and their word
   // times made absolute. Memory is bounded by a batch of pieces. No speech: no segment and an empty text.
   Transcription RunLong(const data::PreparedClip& clip, double max_segment_seconds, int64_t batch_size);
+  // A recording as a user hands it over (mome_decode's media files, mome_serve's uploads): without speech an empty
+  // transcript, up to max_segment_seconds decoded whole, longer ones with RunLong.
+  Transcription RunRecording(const data::PreparedClip& clip, double max_segment_seconds, int64_t batch_size);
   const model::RatePair& pair() const { return pair_; }
 
   // The attention of `ids` teacher-forced after row `row` of a (left-padded) prompt, per layer [heads, n, S]
@@ -68,6 +71,9 @@ class Transcriber {
 
 // The length of a clip in seconds: its audio, else its video at 25 fps.
 double ClipSeconds(const data::PreparedClip& clip);
+// Whether RunRecording decodes `clip` in pieces: no speech in its audio (then nothing is decoded) or longer than
+// max_segment_seconds.
+bool NeedsPieces(const data::PreparedClip& clip, double max_segment_seconds);
 
 // The generation defaults of a pipeline's LLM (EOS ids, pad id) with beam/max_new_tokens as given.
 GenerateOptions PipelineGenerateOptions(const model::AVSRPipeline& pipeline, int64_t beam_size, int64_t max_new_tokens);

@@ -1,0 +1,169 @@
+#include "mome/serve/http_server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "mome/core/error.h"
+#include "mome/core/log.h"
+
+namespace mome::serve {
+namespace {
+
+const std::set<std::string> kKnownFields = {"file",   "model",       "response_format", "timestamp_granularities[]",
+                                            "language", "prompt",    "temperature",     "modality",
+                                            "audio_rate", "video_rate", "beam_size"};
+constexpr double kLatencyBuckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+
+void Send(httplib::Response& res, const ServiceResponse& r) {
+  res.status = r.status;
+  res.set_content(r.body, r.content_type.c_str());
+}
+
+// The request's form fields; unknown fields are refused (a typo would otherwise be silently ignored).
+TranscriptionRequest ParseForm(const httplib::Request& req) {
+  TranscriptionRequest r;
+  for (const auto& [name, part] : req.files) {
+    MOME_CHECK(kKnownFields.count(name), ErrorCode::kInvalidArgument, name, ": unknown field");
+    if (name == "file") {
+      r.file = std::make_shared<const std::string>(part.content);
+      if (!part.filename.empty()) r.filename = part.filename;
+    } else if (name == "timestamp_granularities[]") {
+      r.timestamp_granularities.push_back(part.content);
+    } else {
+      r.fields[name] = part.content;
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+class HttpServer::Impl {
+ public:
+  explicit Impl(const HttpOptions& o) : options_(o) {
+    MOME_CHECK(IsLoopback(o.host) || !o.api_key.empty(), ErrorCode::kInvalidArgument, "--host ", o.host,
+               ": listening beyond this machine needs --api-key KEY (or MOME_API_KEY)");
+    MOME_CHECK(o.max_upload_mb >= 1 && o.max_queue >= 1 && o.threads >= 1, ErrorCode::kInvalidArgument,
+               "--max-upload-mb, --max-queue and --threads must be positive");
+    server_.new_task_queue = [n = o.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+    server_.set_payload_max_length(static_cast<size_t>(o.max_upload_mb) * 1024 * 1024);
+    server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) { Log(req, res); });
+    Routes();
+  }
+
+  int Bind() {
+    if (options_.port == 0) return port_ = server_.bind_to_any_port(options_.host);
+    MOME_CHECK(server_.bind_to_port(options_.host, options_.port), ErrorCode::kIo, "cannot listen on ", options_.host,
+               ":", options_.port, " (in use?)");
+    return port_ = options_.port;
+  }
+  void Serve() { server_.listen_after_bind(); }
+  void Stop() { server_.stop(); }
+  void SetService(std::shared_ptr<const TranscriptionService> s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    service_ = std::move(s);
+  }
+  std::string MetricsText() const;
+
+ private:
+  std::shared_ptr<const TranscriptionService> Service() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return service_;
+  }
+  bool Authorised(const httplib::Request& req, httplib::Response& res) const {
+    if (options_.api_key.empty() || req.get_header_value("Authorization") == "Bearer " + options_.api_key) return true;
+    Send(res, ErrorResponse(401, "missing or wrong API key (Authorization: Bearer KEY)", "", "invalid_api_key"));
+    return false;
+  }
+  void Routes();
+  void Transcribe(const httplib::Request& req, httplib::Response& res);
+  void Log(const httplib::Request& req, const httplib::Response& res);
+
+  HttpOptions options_;
+  httplib::Server server_;
+  int port_ = 0;
+  mutable std::mutex mutex_;  // service_ and the metrics
+  std::shared_ptr<const TranscriptionService> service_;
+  std::atomic<int64_t> in_flight_{0};
+  std::map<int, int64_t> requests_by_status_;
+  std::vector<int64_t> latency_counts_ = std::vector<int64_t>(std::size(kLatencyBuckets) + 1, 0);
+  double latency_sum_ = 0, audio_seconds_ = 0;
+};
+
+void HttpServer::Impl::Routes() {
+  server_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    if (Service()) return Send(res, {200, "application/json", R"({"status":"ok"})"});
+    Send(res, {503, "application/json", R"({"status":"loading"})"});
+  });
+  server_.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!Authorised(req, res)) return;
+    const auto s = Service();
+    Send(res, s ? s->Models() : ErrorResponse(503, "the model is loading"));
+  });
+  server_.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+    if (Authorised(req, res)) res.set_content(MetricsText(), "text/plain; version=0.0.4");
+  });
+  server_.Post("/v1/audio/transcriptions",
+               [this](const httplib::Request& req, httplib::Response& res) { Transcribe(req, res); });
+}
+
+void HttpServer::Impl::Transcribe(const httplib::Request& req, httplib::Response& res) {
+  if (!Authorised(req, res)) return;
+  const auto service = Service();
+  if (!service) return Send(res, ErrorResponse(503, "the model is loading"));
+  if (!req.is_multipart_form_data())
+    return Send(res, ErrorResponse(415, "expected multipart/form-data with a \"file\" field", "file"));
+  if (++in_flight_ > options_.max_queue) {
+    --in_flight_;
+    res.set_header("Retry-After", "1");
+    return Send(res, ErrorResponse(503, "too many requests in flight; retry later", "", "overloaded"));
+  }
+  try {
+    Send(res, service->Transcribe(ParseForm(req)));
+  } catch (const Error& e) {
+    const bool client = e.code() != ErrorCode::kInternal && e.code() != ErrorCode::kIo;
+    Send(res, ErrorResponse(client ? 400 : 500, e.what()));
+  } catch (const std::exception& e) {
+    Send(res, ErrorResponse(500, std::string("internal error: ") + e.what()));
+  }
+  --in_flight_;
+}
+
+void HttpServer::Impl::Log(const httplib::Request& req, const httplib::Response& res) {
+  const auto& started = req.get_header_value("X-Mome-Start");
+  (void)started;
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++requests_by_status_[res.status];
+  std::fprintf(stderr, "mome_serve: %s %s %d %zu bytes in, %zu out\n", req.method.c_str(), req.path.c_str(), res.status,
+               req.body.size(), res.body.size());
+}
+
+std::string HttpServer::Impl::MetricsText() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::ostringstream out;
+  out << "# TYPE mome_requests_total counter\n";
+  for (const auto& [status, n] : requests_by_status_) out << "mome_requests_total{status=\"" << status << "\"} " << n << "\n";
+  out << "# TYPE mome_requests_in_flight gauge\nmome_requests_in_flight " << in_flight_.load() << "\n";
+  return out.str();
+}
+
+HttpServer::HttpServer(const HttpOptions& options) : impl_(std::make_unique<Impl>(options)) {}
+HttpServer::~HttpServer() = default;
+int HttpServer::Bind() { return impl_->Bind(); }
+void HttpServer::Serve() { impl_->Serve(); }
+void HttpServer::Stop() { impl_->Stop(); }
+void HttpServer::SetService(std::shared_ptr<const TranscriptionService> s) { impl_->SetService(std::move(s)); }
+std::string HttpServer::MetricsText() const { return impl_->MetricsText(); }
+
+}  // namespace mome::serve
