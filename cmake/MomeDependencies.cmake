@@ -49,4 +49,14 @@ message(STATUS "mome: media I/O (FFmpeg + OpenCV) ${MOME_MEDIA_ENABLED}")
 
 # cpp-httplib (Debian libcpp-httplib-dev, a compiled library): mome_serve's HTTP server. Its pkg-config flags
 # carry the feature defines (OpenSSL, zlib, brotli) that its ABI depends on.
-pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# Optional: without it (the GPU machine, which has no package access) the library builds without serve/ and
+# mome_serve.
+if(PkgConfig_FOUND)
+  pkg_check_modules(HTTPLIB IMPORTED_TARGET cpp-httplib)
+endif()
+if(HTTPLIB_FOUND)
+  set(MOME_SERVE_ENABLED ON)
+else()
+  set(MOME_SERVE_ENABLED OFF)
+  message(STATUS "mome: cpp-httplib not found (Debian libcpp-httplib-dev): building without mome_serve")
+endif()

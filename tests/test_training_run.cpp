@@ -14,7 +14,9 @@
 #include <sstream>
 #include <thread>
 
+#if MOME_WITH_SERVE
 #include <httplib.h>
+#endif
 
 #include "mome/data/prepared.h"
 #include "mome/io/checkpoint.h"
@@ -315,6 +317,7 @@ TEST_F(TrainingRun, TimestampsNeedAlignmentHeadsThenGiveWordsSubtitlesAndScores)
     EXPECT_TRUE(j.contains(key)) << key << " " << scored.out;
 }
 
+#if MOME_WITH_SERVE
 // A running mome_serve: started on a free port, stopped with SIGTERM (which must drain and exit 0).
 class ServeProcess {
  public:
@@ -441,6 +444,8 @@ TEST_F(TrainingRun, ServeAnswersOpenAiRequestsConcurrentlyWithErrorsAsOpenAi) {
   EXPECT_EQ(open.exit_code, 1);
   EXPECT_NE(open.err.find("--api-key"), std::string::npos) << open.err;
 }
+
+#endif  // MOME_WITH_SERVE
 
 TEST_F(TrainingRun, BadInputsGiveOneLine) {
   const auto no_data = Train(root_ + "/x", "--set train.data=" + root_ + "/missing");
