@@ -25,7 +25,9 @@ namespace mome {
 namespace {
 namespace fs = std::filesystem;
 
-std::string Deep(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+std::string Deep(int depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
 
 std::string Scratch(const std::string& name) {
   const std::string dir = ::testing::TempDir() + "/mome_hostile_" + std::to_string(::getpid());
@@ -60,7 +62,8 @@ TEST(Hostile, SizesFromFilesAreBoundedBeforeAnyAllocation) {
        {R"("num_hidden_layers": 4611686018427387904)", R"("vocab_size": 1099511627776)", R"("hidden_size": -16)",
         R"("rope_theta": -1)", R"("rope_theta": "fast")", R"("rms_norm_eps": 0)"}) {
     const std::string json = std::string(R"({"vocab_size": 32, "hidden_size": 16, "intermediate_size": 32,
-        "num_hidden_layers": 2, "num_attention_heads": 2, )") + bad + "}";
+        "num_hidden_layers": 2, "num_attention_heads": 2, )") +
+                             bad + "}";
     // A later duplicate key wins in nlohmann::json, so the bad value is the one read.
     EXPECT_THROW(llm::LlamaConfig::FromJsonString(json, "config.json"), Error) << bad;
   }
@@ -75,12 +78,14 @@ TEST(Hostile, SizesFromFilesAreBoundedBeforeAnyAllocation) {
 }
 
 TEST(Hostile, NonsenseSettingsAreRefusedNotQuietlyReplaced) {
-  const std::string base = "llm: {preset: llama-3.2-1b}\naudio_encoder: {preset: whisper-tiny}\n"
-                           "video_encoder: {preset: avhubert-tiny}\ntrain: {data: x}\n";
+  const std::string base =
+      "llm: {preset: llama-3.2-1b}\naudio_encoder: {preset: whisper-tiny}\n"
+      "video_encoder: {preset: avhubert-tiny}\ntrain: {data: x}\n";
   EXPECT_NO_THROW(LoadConfigString<train::TrainConfig>(base, "ok.yaml"));
   for (const char* bad : {"train.lr=.inf", "train.lr=.nan", "train.min_lr=1", "train.warmup_steps=-5",
                           "train.grad_clip=-1", "train.threads=-2", "audio_encoder.dim=-64", "train.betas=[0.9, 1.5]",
-                          "train.noise_prob=2", "train.eval_beam_size=100000"})
+                          "train.noise_prob=2", "train.eval_beam_size=100000", "loss.load_balancing=-1",
+                          "loss.decorrelation=.nan", "loss.decorrelation_layers=[0]"})
     EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "bad.yaml", {bad}), Error) << bad;
   // An encoder the modality uses needs a preset, in --dry-run and training alike.
   EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "x.yaml", {"audio_encoder.preset="}), Error);
@@ -96,8 +101,10 @@ TEST(Hostile, NonsenseSettingsAreRefusedNotQuietlyReplaced) {
 
 TEST(Hostile, ManifestsAndLabelFilesRefuseDuplicatesAndNegativeCounts) {
   const std::string manifest = Scratch("m.jsonl");
-  std::ofstream(manifest) << R"({"key": "a", "audio": "a.wav", "text": "x"})" << "\n"
-                          << R"({"key": "a", "audio": "b.wav", "text": "y"})" << "\n"
+  std::ofstream(manifest) << R"({"key": "a", "audio": "a.wav", "text": "x"})"
+                          << "\n"
+                          << R"({"key": "a", "audio": "b.wav", "text": "y"})"
+                          << "\n"
                           << Deep(1000) << "\n";
   const auto listing = data::ListManifest(manifest);
   ASSERT_EQ(listing.items.size(), 1u);

@@ -1,5 +1,7 @@
 #include "mome/model/model_config.h"
 
+#include <cmath>
+
 #include "mome/core/error.h"
 
 namespace mome::model {
@@ -36,8 +38,11 @@ void EncoderSection::Visit(ConfigVisitor& v) {
 }
 
 void EncoderSection::Validate() const {
-  for (const auto& [value, key] : {std::pair<int64_t, const char*>{dim, "dim"}, {layers, "layers"}, {heads, "heads"},
-                                   {ffn, "ffn"}, {n_mels, "n_mels"}})
+  for (const auto& [value, key] : {std::pair<int64_t, const char*>{dim, "dim"},
+                                   {layers, "layers"},
+                                   {heads, "heads"},
+                                   {ffn, "ffn"},
+                                   {n_mels, "n_mels"}})
     ConfigRequire(value >= 0 && value <= 65536, key, "must be in [0, 65536] (0 = the preset's), got ", value);
 }
 
@@ -82,6 +87,14 @@ void ModelSection::Visit(ConfigVisitor& v) {
   v.Field("projector_hidden", projector_hidden, "projector hidden width");
   v.Field("projector_layer_norm", projector_layer_norm, "LayerNorm after each projector");
   v.Field("instruction", instruction, "prompt instruction; empty = the modality's default");
+}
+
+void LossSection::Validate() const {
+  ConfigRequire(std::isfinite(load_balancing) && load_balancing >= 0, "load_balancing", "must be >= 0, got ",
+                load_balancing);
+  ConfigRequire(std::isfinite(decorrelation) && decorrelation >= 0, "decorrelation", "must be >= 0, got ",
+                decorrelation);
+  for (int64_t l : decorrelation_layers) ConfigRequire(l >= 1, "decorrelation_layers", "layers are 1-based, got ", l);
 }
 
 void ModelSection::Validate() const {

@@ -55,6 +55,7 @@ struct LossSection {
   double decorrelation = 0.0;                 // lambda; 0 turns the loss off (the paper uses 1e4)
   std::vector<int64_t> decorrelation_layers;  // empty: 1..L-1
   void Visit(ConfigVisitor& v);
+  void Validate() const;
 };
 
 struct ModelSection {
