@@ -375,13 +375,15 @@ TEST_F(TrainingRun, ServeAnswersOpenAiRequestsConcurrentlyWithErrorsAsOpenAi) {
                 .exit_code,
             0);
   const std::string clip = root_ + "/clip.mp4";
-  ASSERT_EQ(testing::RunCommand("ffmpeg -nostdin -v error -y -f lavfi -i color=c=gray:s=96x96:r=25:d=1 -f lavfi -i "
-                                "sine=frequency=300:sample_rate=16000:duration=1 -c:v libx264 -pix_fmt yuv420p "
-                                "-c:a aac -shortest " +
-                                clip)
+  ASSERT_EQ(testing::RunCommand(
+                "ffmpeg -nostdin -v error -y -f lavfi -i color=c=gray:s=96x96:r=25:d=1 -f lavfi -i "
+                "\"aevalsrc=0.3*sin(2*PI*300*t)*(0.55+0.45*sin(2*PI*3*t))*between(t\\,0.2\\,0.8):s=16000:d=1\" "
+                "-c:v libx264 -pix_fmt yuv420p "
+                "-c:a aac -shortest " +
+                clip)
                 .exit_code,
             0);
-  ServeProcess server(run);
+  ServeProcess server(run, {"--max-wait-ms", "300", "--max-batch", "4"});
   ASSERT_TRUE(server.WaitReady());
   httplib::Client c("127.0.0.1", server.port());
   const auto models = nlohmann::json::parse(c.Get("/v1/models")->body);
@@ -391,6 +393,7 @@ TEST_F(TrainingRun, ServeAnswersOpenAiRequestsConcurrentlyWithErrorsAsOpenAi) {
   ASSERT_TRUE(json);
   ASSERT_EQ(json->status, 200) << json->body;
   const std::string text = nlohmann::json::parse(json->body)["text"];
+  EXPECT_FALSE(text.empty()) << "a clip with speech-like sound must be decoded";
   const auto plain = PostForm(c, clip, {{"model", id, "", ""}, {"response_format", "text", "", ""}});
   EXPECT_EQ(plain->body, text + "\n");
   const auto verbose = PostForm(c, clip,
@@ -414,6 +417,9 @@ TEST_F(TrainingRun, ServeAnswersOpenAiRequestsConcurrentlyWithErrorsAsOpenAi) {
     });
   for (auto& t : clients) t.join();
   EXPECT_EQ(mismatches.load(), 0);
+  const std::string metrics = c.Get("/metrics")->body;  // every request decoded in some batch, some shared
+  EXPECT_NE(metrics.find("mome_batches_total{size="), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("mome_requests_total{status=\"200\"}"), std::string::npos) << metrics;
   // Errors: a 4xx with OpenAI's error object, never a crash.
   for (const auto& [fields, file, status] : std::vector<std::tuple<httplib::MultipartFormDataItems, std::string, int>>{
            {{{"model", "nope", "", ""}}, clip, 400},

@@ -34,7 +34,9 @@ int Main(int argc, char** argv) {
       .AddOption("--max-queue", "N", "requests in flight at most (503 with Retry-After beyond)", "256")
       .AddOption("--api-key", "KEY", "require Authorization: Bearer KEY (default: $MOME_API_KEY)")
       .AddOption("--roi", "MODE", "uploaded video's mouth crops: precropped | detect | landmarks", "precropped")
-      .AddOption("--threads", "N", "HTTP worker threads", "8");
+      .AddOption("--threads", "N", "HTTP worker threads", "8")
+      .AddOption("--max-batch", "N", "requests decoded together at most", "16")
+      .AddOption("--max-wait-ms", "MS", "how long a request waits for others to share its batch", "10");
   if (!cli.Parse(argc, argv)) return 0;
   serve::HttpOptions http;
   http.host = cli.GetString("--host");
@@ -50,6 +52,8 @@ int Main(int argc, char** argv) {
   service.device = cli.GetString("--device");
   service.roi = cli.GetString("--roi");
   service.max_seconds = cli.GetDouble("--max-seconds");
+  service.max_batch = cli.GetInt("--max-batch");
+  service.max_wait_ms = cli.GetInt("--max-wait-ms");
   MOME_CHECK(service.max_seconds > 0, ErrorCode::kInvalidArgument, "--max-seconds must be positive");
 
   serve::HttpServer server(http);

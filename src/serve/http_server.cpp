@@ -16,8 +16,8 @@
 namespace mome::serve {
 namespace {
 
-const std::set<std::string> kKnownFields = {"file",   "model",       "response_format", "timestamp_granularities[]",
-                                            "language", "prompt",    "temperature",     "modality",
+const std::set<std::string> kKnownFields = {"file",       "model",      "response_format", "timestamp_granularities[]",
+                                            "language",   "prompt",     "temperature",     "modality",
                                             "audio_rate", "video_rate", "beam_size"};
 constexpr double kLatencyBuckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
@@ -153,17 +153,29 @@ std::string HttpServer::Impl::MetricsText() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::ostringstream out;
   out << "# TYPE mome_requests_total counter\n";
-  for (const auto& [status, n] : requests_by_status_) out << "mome_requests_total{status=\"" << status << "\"} " << n << "\n";
+  for (const auto& [status, n] : requests_by_status_)
+    out << "mome_requests_total{status=\"" << status << "\"} " << n << "\n";
   out << "# TYPE mome_requests_in_flight gauge\nmome_requests_in_flight " << in_flight_.load() << "\n";
+  if (service_) out << service_->MetricsText();
   return out.str();
 }
 
 HttpServer::HttpServer(const HttpOptions& options) : impl_(std::make_unique<Impl>(options)) {}
 HttpServer::~HttpServer() = default;
-int HttpServer::Bind() { return impl_->Bind(); }
-void HttpServer::Serve() { impl_->Serve(); }
-void HttpServer::Stop() { impl_->Stop(); }
-void HttpServer::SetService(std::shared_ptr<const TranscriptionService> s) { impl_->SetService(std::move(s)); }
-std::string HttpServer::MetricsText() const { return impl_->MetricsText(); }
+int HttpServer::Bind() {
+  return impl_->Bind();
+}
+void HttpServer::Serve() {
+  impl_->Serve();
+}
+void HttpServer::Stop() {
+  impl_->Stop();
+}
+void HttpServer::SetService(std::shared_ptr<const TranscriptionService> s) {
+  impl_->SetService(std::move(s));
+}
+std::string HttpServer::MetricsText() const {
+  return impl_->MetricsText();
+}
 
 }  // namespace mome::serve

@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "mome/core/config.h"
 #include "mome/core/device.h"
@@ -41,8 +42,14 @@ std::string VerboseJson(const decode::Transcription& t, bool words, bool segment
   if (segments) {
     nlohmann::json list = nlohmann::json::array();
     auto add = [&](double start, double end, const std::string& text, double avg_logprob) {
-      list.push_back({{"id", list.size()}, {"seek", 0}, {"start", start}, {"end", end}, {"text", text},
-                      {"temperature", 0.0}, {"avg_logprob", avg_logprob}, {"no_speech_prob", 0.0}});
+      list.push_back({{"id", list.size()},
+                      {"seek", 0},
+                      {"start", start},
+                      {"end", end},
+                      {"text", text},
+                      {"temperature", 0.0},
+                      {"avg_logprob", avg_logprob},
+                      {"no_speech_prob", 0.0}});
     };
     if (t.segments.empty() && !t.text.empty()) {
       double sum = 0;
@@ -60,7 +67,8 @@ std::string VerboseJson(const decode::Transcription& t, bool words, bool segment
 
 ServiceResponse ErrorResponse(int status, const std::string& message, const std::string& param,
                               const std::string& code) {
-  const char* type = status >= 500 ? "server_error" : (status == 401 ? "authentication_error" : "invalid_request_error");
+  const char* type =
+      status >= 500 ? "server_error" : (status == 401 ? "authentication_error" : "invalid_request_error");
   nlohmann::json error = {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}};
   if (!param.empty()) error["param"] = param;
   if (!code.empty()) error["code"] = code;
@@ -72,6 +80,21 @@ TranscriptionService::TranscriptionService(const ServiceOptions& o)
   roi_.mode = o.roi;
   frontend::ValidateMouthRoi(roi_);
   if (decode::HasAlignmentConfig(model_.dir)) alignment_ = decode::LoadAlignmentConfig(model_.dir);
+  batcher_ =
+      std::make_unique<BatchingQueue>(*model_.pipeline, o.max_batch, o.max_wait_ms, o.max_new_tokens, &alignment_);
+  batcher_->OnBatch([this](size_t n) {
+    std::lock_guard<std::mutex> lock(metrics_mutex_);
+    ++batch_sizes_[n];
+  });
+}
+
+std::string TranscriptionService::MetricsText() const {
+  std::lock_guard<std::mutex> lock(metrics_mutex_);
+  std::ostringstream out;
+  out << "# TYPE mome_batches_total counter\n";
+  for (const auto& [size, n] : batch_sizes_) out << "mome_batches_total{size=\"" << size << "\"} " << n << "\n";
+  out << "# TYPE mome_audio_seconds_total counter\nmome_audio_seconds_total " << audio_seconds_ << "\n";
+  return out.str();
 }
 
 std::string TranscriptionService::ModelId(const model::RatePair& pair) const {
@@ -117,7 +140,8 @@ ServiceResponse TranscriptionService::Transcribe(const TranscriptionRequest& r) 
   MOME_CHECK(r.file && !r.file->empty(), ErrorCode::kInvalidArgument, "file: no media uploaded");
   const std::string format = Field(r, "response_format", "json");
   MOME_CHECK(format == "json" || format == "text" || format == "srt" || format == "vtt" || format == "verbose_json",
-             ErrorCode::kInvalidArgument, "response_format: '", format, "' is not json, text, srt, vtt or verbose_json");
+             ErrorCode::kInvalidArgument, "response_format: '", format,
+             "' is not json, text, srt, vtt or verbose_json");
   bool want_words = format == "srt" || format == "vtt", want_segments = format == "verbose_json";
   for (const auto& g : r.timestamp_granularities) {
     MOME_CHECK(g == "word" || g == "segment", ErrorCode::kInvalidArgument, "timestamp_granularities: '", g,
@@ -137,16 +161,25 @@ ServiceResponse TranscriptionService::Transcribe(const TranscriptionRequest& r) 
   mo.require_audio = mo.audio;
   mo.require_video = mo.video;
   io::DecodedMedia media = io::DecodeMediaFromMemory(r.file, r.filename, mo);
-  MOME_CHECK(media.duration_seconds <= options_.max_seconds, ErrorCode::kInvalidArgument, "file: ",
-             media.duration_seconds, " s of media; this server takes at most ", options_.max_seconds, " s");
+  MOME_CHECK(media.duration_seconds <= options_.max_seconds, ErrorCode::kInvalidArgument,
+             "file: ", media.duration_seconds, " s of media; this server takes at most ", options_.max_seconds, " s");
   data::PreparedClip clip;
   clip.key = r.filename;
   clip.audio = media.audio;
   if (mo.video) clip.video = frontend::CropMouths(media.video, roi_, r.filename, {});
   torch::NoGradGuard no_grad;
-  decode::Transcriber transcriber(p, pair, decode::PipelineGenerateOptions(p, beam, options_.max_new_tokens),
-                                  want_words ? &alignment_ : nullptr);
-  const decode::Transcription t = transcriber.RunRecording(clip, options_.max_segment_seconds, 8);
+  decode::Transcription t;
+  if (decode::NeedsPieces(clip, options_.max_segment_seconds)) {  // long or without speech: on its own
+    decode::Transcriber transcriber(p, pair, decode::PipelineGenerateOptions(p, beam, options_.max_new_tokens),
+                                    want_words ? &alignment_ : nullptr);
+    t = transcriber.RunRecording(clip, options_.max_segment_seconds, 8);
+  } else {
+    t = batcher_->Submit(clip, {pair.audio, pair.video, beam, want_words});
+  }
+  {
+    std::lock_guard<std::mutex> lock(metrics_mutex_);
+    audio_seconds_ += t.audio_seconds;
+  }
   if (format == "text") return {200, "text/plain; charset=utf-8", t.text + "\n"};
   if (format == "srt") return {200, "text/plain; charset=utf-8", decode::ToSrt(decode::MakeCues(t.words))};
   if (format == "vtt") return {200, "text/vtt; charset=utf-8", decode::ToVtt(decode::MakeCues(t.words))};

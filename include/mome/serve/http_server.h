@@ -19,20 +19,20 @@ namespace mome::serve {
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                // 0: any free port (tests)
-  std::string api_key;            // empty: no authentication (loopback only)
+  int port = 8080;      // 0: any free port (tests)
+  std::string api_key;  // empty: no authentication (loopback only)
   int64_t max_upload_mb = 200;
-  int64_t max_queue = 256;        // requests in flight at most; more get 503 with Retry-After
-  int threads = 8;                // HTTP worker threads
+  int64_t max_queue = 256;  // requests in flight at most; more get 503 with Retry-After
+  int threads = 8;          // HTTP worker threads
 };
 
 class HttpServer {
  public:
   explicit HttpServer(const HttpOptions& options);  // refuses a non-loopback host without an API key
   ~HttpServer();
-  int Bind();        // binds the socket; returns the port
-  void Serve();      // blocks until Stop(): serves requests on the bound port
-  void Stop();       // stops accepting; requests in flight finish
+  int Bind();    // binds the socket; returns the port
+  void Serve();  // blocks until Stop(): serves requests on the bound port
+  void Stop();   // stops accepting; requests in flight finish
   void SetService(std::shared_ptr<const TranscriptionService> service);  // until then /health says 503
   std::string MetricsText() const;
 

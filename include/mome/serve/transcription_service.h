@@ -14,17 +14,20 @@
 #include "mome/decode/word_timing.h"
 #include "mome/frontend/mouth_roi.h"
 #include "mome/model/trained_model.h"
+#include "mome/serve/batching_queue.h"
 
 namespace mome::serve {
 
 struct ServiceOptions {
-  std::string model;          // run or checkpoint folder
+  std::string model;  // run or checkpoint folder
   std::string device = "cpu";
   std::string roi = "precropped";  // how uploaded video becomes mouth crops
-  double max_seconds = 600;   // media duration accepted
+  double max_seconds = 600;        // media duration accepted
   double max_segment_seconds = 20;
   int64_t max_beam = 16;
   int64_t max_new_tokens = 64;
+  int64_t max_batch = 16;    // requests decoded together at most (serve/batching_queue.h)
+  int64_t max_wait_ms = 10;  // how long a request waits for others to share its batch
 };
 
 // A request as its form fields arrive (multipart/form-data), the upload's bytes in `file`.
@@ -54,6 +57,8 @@ class TranscriptionService {
   // One id per trained pair, e.g. "mome-avsr-a4-v2".
   std::string ModelId(const model::RatePair& pair) const;
   const model::AVSRPipeline& pipeline() const { return *model_.pipeline; }
+  // Prometheus lines: batch sizes and audio seconds transcribed.
+  std::string MetricsText() const;
 
  private:
   model::RatePair PairFor(const TranscriptionRequest& r) const;  // throws mome::Error naming the field
@@ -61,6 +66,10 @@ class TranscriptionService {
   model::TrainedModel model_;
   frontend::MouthRoiOptions roi_;
   decode::AlignmentConfig alignment_;  // empty heads: no word timestamps
+  std::unique_ptr<BatchingQueue> batcher_;
+  mutable std::mutex metrics_mutex_;
+  mutable std::map<size_t, int64_t> batch_sizes_;
+  mutable double audio_seconds_ = 0;
 };
 
 }  // namespace mome::serve
