@@ -12,6 +12,7 @@
 #include "mome/core/error.h"
 #include "mome/data/corpus.h"
 #include "mome/decode/generate.h"
+#include "mome/eval/wer.h"
 #include "mome/frontend/landmarks.h"
 #include "mome/io/json.h"
 #include "mome/llm/llama_config.h"
@@ -115,6 +116,28 @@ TEST(Hostile, ManifestsAndLabelFilesRefuseDuplicatesAndNegativeCounts) {
   const auto labels = data::ListAutoAvsr(fs::path(csv).parent_path().string(), csv);
   EXPECT_EQ(labels.items.size(), 1u);
   EXPECT_EQ(labels.problems.size(), 3u);
+}
+
+TEST(Hostile, WerRefusesFoldersBinaryAndNonTextFields) {
+  const std::string dir = Scratch("wer_dir");
+  fs::create_directories(dir);
+  EXPECT_THROW(eval::ReadTranscripts(dir), Error);
+  const std::string binary = Scratch("bytes.txt");
+  std::ofstream(binary, std::ios::binary) << std::string("k \xff\xfe\x00\x01 x", 10);
+  EXPECT_THROW(eval::ReadTranscripts(binary), Error);
+  const std::string numeric = Scratch("numeric.jsonl");
+  std::ofstream(numeric) << R"({"key": "a", "text": 5})"
+                         << "\n";
+  EXPECT_THROW(eval::ReadTranscripts(numeric), Error);
+  const std::string no_text = Scratch("no_text.jsonl");
+  std::ofstream(no_text) << R"({"key": "a", "words": "x"})"
+                         << "\n";
+  EXPECT_THROW(eval::ReadTranscripts(no_text), Error);
+  const std::string ok = Scratch("ok.jsonl");
+  std::ofstream(ok) << R"({"key": "a", "error": "unreadable"})"
+                    << "\n"
+                    << "b some words\n";
+  EXPECT_EQ(eval::ReadTranscripts(ok).size(), 2u);
 }
 
 }  // namespace

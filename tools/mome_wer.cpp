@@ -22,17 +22,19 @@ int Main(int argc, char** argv) {
   const auto hyp = eval::ReadTranscripts(cli.GetString("--hyp"));
   const auto score = eval::ScoreCorpus(
       ref, hyp, cli.GetFlag("--sclite-weights") ? eval::AlignmentCost::kSclite : eval::AlignmentCost::kLevenshtein);
+  // A reference without words has no WER (0 % would be a silent wrong answer).
+  MOME_CHECK(score.total.words > 0, ErrorCode::kInvalidArgument, cli.GetString("--ref"), ": no reference words");
   auto list = [](const std::vector<std::string>& keys) {
     std::string s;
     for (size_t i = 0; i < keys.size() && i < 10; ++i) s += (i ? ", " : "") + keys[i];
     return s + (keys.size() > 10 ? ", ..." : "");
   };
   if (!score.missing.empty())
-    std::cerr << "mome_wer: " << score.missing.size() << " reference keys have no hypothesis (scored as deletions): "
-              << list(score.missing) << std::endl;
+    std::cerr << "mome_wer: " << score.missing.size()
+              << " reference keys have no hypothesis (scored as deletions): " << list(score.missing) << std::endl;
   if (!score.extra.empty())
-    std::cerr << "mome_wer: " << score.extra.size() << " hypothesis keys are not in the reference (ignored): "
-              << list(score.extra) << std::endl;
+    std::cerr << "mome_wer: " << score.extra.size()
+              << " hypothesis keys are not in the reference (ignored): " << list(score.extra) << std::endl;
   const auto& t = score.total;
   std::cout << nlohmann::json{{"wer", t.wer_percent()}, {"errors", t.errors()}, {"words", t.words},
                               {"sub", t.sub},           {"del", t.del},         {"ins", t.ins}}

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "mome/core/error.h"
+#include "mome/core/utf8.h"
 #include "mome/io/json.h"
 
 namespace mome::eval {
@@ -68,13 +70,16 @@ EditCounts AlignWords(const std::vector<std::string>& ref, const std::vector<std
 }
 
 std::map<std::string, std::string> ReadTranscripts(const std::string& path) {
-  std::ifstream in(path);
+  MOME_CHECK(std::filesystem::is_regular_file(path), ErrorCode::kNotFound, path,
+             ": not a transcript file (a folder, or missing)");
+  std::ifstream in(path, std::ios::binary);
   MOME_CHECK(in.good(), ErrorCode::kNotFound, path, ": cannot open");
   std::map<std::string, std::string> out;
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    MOME_CHECK(IsValidUtf8(line), ErrorCode::kCorruptFile, path, ":", number, ": not UTF-8 text (a binary file?)");
     std::string key, text;
     const size_t first = line.find_first_not_of(" \t");
     if (line[first] == '{') {
@@ -83,7 +88,11 @@ std::map<std::string, std::string> ReadTranscripts(const std::string& path) {
                  ": JSON line without a string \"key\"");
       key = j["key"].get<std::string>();
       // A line with an "error" instead of "text" (a clip that could not be decoded) scores as empty.
-      if (j.contains("text") && j["text"].is_string()) text = j["text"].get<std::string>();
+      MOME_CHECK(!j.contains("text") || j["text"].is_string(), ErrorCode::kCorruptFile, path, ":", number,
+                 ": \"text\" must be a string");
+      MOME_CHECK(j.contains("text") || j.contains("error"), ErrorCode::kCorruptFile, path, ":", number,
+                 ": a JSON line needs \"text\" (or \"error\")");
+      if (j.contains("text")) text = j["text"].get<std::string>();
     } else {
       const size_t end = line.find_first_of(" \t", first);
       key = line.substr(first, end == std::string::npos ? std::string::npos : end - first);
