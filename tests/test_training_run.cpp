@@ -420,6 +420,7 @@ TEST_F(TrainingRun, ServeAnswersOpenAiRequestsConcurrentlyWithErrorsAsOpenAi) {
   const std::string metrics = c.Get("/metrics")->body;  // every request decoded in some batch, some shared
   EXPECT_NE(metrics.find("mome_batches_total{size="), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("mome_requests_total{status=\"200\"}"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("mome_transcription_seconds_bucket{le=\"+Inf\"}"), std::string::npos) << metrics;
   // Errors: a 4xx with OpenAI's error object, never a crash.
   for (const auto& [fields, file, status] : std::vector<std::tuple<httplib::MultipartFormDataItems, std::string, int>>{
            {{{"model", "nope", "", ""}}, clip, 400},

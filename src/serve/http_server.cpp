@@ -98,7 +98,7 @@ class HttpServer::Impl {
   std::atomic<int64_t> in_flight_{0};
   std::map<int, int64_t> requests_by_status_;
   std::vector<int64_t> latency_counts_ = std::vector<int64_t>(std::size(kLatencyBuckets) + 1, 0);
-  double latency_sum_ = 0, audio_seconds_ = 0;
+  double latency_sum_ = 0;
 };
 
 void HttpServer::Impl::Routes() {
@@ -119,6 +119,7 @@ void HttpServer::Impl::Routes() {
 }
 
 void HttpServer::Impl::Transcribe(const httplib::Request& req, httplib::Response& res) {
+  const auto started = std::chrono::steady_clock::now();
   if (!Authorised(req, res)) return;
   const auto service = Service();
   if (!service) return Send(res, ErrorResponse(503, "the model is loading"));
@@ -138,11 +139,15 @@ void HttpServer::Impl::Transcribe(const httplib::Request& req, httplib::Response
     Send(res, ErrorResponse(500, std::string("internal error: ") + e.what()));
   }
   --in_flight_;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::lock_guard<std::mutex> lock(mutex_);
+  size_t bucket = 0;
+  while (bucket < std::size(kLatencyBuckets) && seconds > kLatencyBuckets[bucket]) ++bucket;
+  ++latency_counts_[bucket];
+  latency_sum_ += seconds;
 }
 
 void HttpServer::Impl::Log(const httplib::Request& req, const httplib::Response& res) {
-  const auto& started = req.get_header_value("X-Mome-Start");
-  (void)started;
   std::lock_guard<std::mutex> lock(mutex_);
   ++requests_by_status_[res.status];
   std::fprintf(stderr, "mome_serve: %s %s %d %zu bytes in, %zu out\n", req.method.c_str(), req.path.c_str(), res.status,
@@ -156,6 +161,17 @@ std::string HttpServer::Impl::MetricsText() const {
   for (const auto& [status, n] : requests_by_status_)
     out << "mome_requests_total{status=\"" << status << "\"} " << n << "\n";
   out << "# TYPE mome_requests_in_flight gauge\nmome_requests_in_flight " << in_flight_.load() << "\n";
+  // Transcription latency, seconds (a Prometheus histogram: cumulative buckets).
+  out << "# TYPE mome_transcription_seconds histogram\n";
+  int64_t cumulative = 0;
+  for (size_t b = 0; b < std::size(kLatencyBuckets); ++b) {
+    cumulative += latency_counts_[b];
+    out << "mome_transcription_seconds_bucket{le=\"" << kLatencyBuckets[b] << "\"} " << cumulative << "\n";
+  }
+  cumulative += latency_counts_.back();
+  out << "mome_transcription_seconds_bucket{le=\"+Inf\"} " << cumulative << "\n"
+      << "mome_transcription_seconds_sum " << latency_sum_ << "\nmome_transcription_seconds_count " << cumulative
+      << "\n";
   if (service_) out << service_->MetricsText();
   return out.str();
 }
