@@ -360,6 +360,21 @@ class ServeProcess {
   int port_ = 0;
 };
 
+// The `curl -s localhost:8080...` commands of the README (continuation lines joined).
+std::vector<std::string> ReadmeCurlExamples() {
+  std::ifstream in(std::string(MOME_SOURCE_DIR) + "/README.md");
+  std::vector<std::string> commands;
+  std::string line, open;
+  while (std::getline(in, line)) {
+    if (open.empty() && line.rfind("curl -s localhost:8080", 0) != 0) continue;
+    const bool continues = !line.empty() && line.back() == '\\';
+    open += continues ? line.substr(0, line.size() - 1) : line;
+    if (!continues) commands.push_back(open), open.clear();
+  }
+  EXPECT_GE(commands.size(), 3u) << "the README lost its curl examples";
+  return commands;
+}
+
 httplib::Result PostForm(httplib::Client& c, const std::string& file, const httplib::MultipartFormDataItems& fields,
                          const httplib::Headers& headers = {}) {
   httplib::MultipartFormDataItems items = fields;
@@ -437,6 +452,16 @@ TEST_F(TrainingRun, ServeAnswersOpenAiRequestsConcurrentlyWithErrorsAsOpenAi) {
   std::ofstream(root_ + "/junk.mp4") << "definitely not media";
   EXPECT_EQ(PostForm(c, root_ + "/junk.mp4", {})->status, 400);
   EXPECT_EQ(c.Post("/v1/audio/transcriptions", R"({"file": "x"})", "application/json")->status, 415);
+  // The README's curl examples, as written (port and working folder aside), answer with JSON.
+  fs::copy_file(clip, root_ + "/talk.mp4", fs::copy_options::overwrite_existing);
+  for (const auto& command : ReadmeCurlExamples()) {
+    std::string cmd = command;
+    cmd.replace(cmd.find("localhost:8080"), 14, "127.0.0.1:" + std::to_string(server.port()));
+    const auto r = testing::RunCommand("cd " + root_ + " && " + cmd);
+    ASSERT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
+    EXPECT_NO_THROW(nlohmann::json::parse(r.out)) << cmd << ": " << r.out;
+    EXPECT_EQ(r.out.find("\"error\""), std::string::npos) << cmd << ": " << r.out;
+  }
   EXPECT_EQ(server.Stop(), 0);  // SIGTERM drains and exits 0
 
   ServeProcess keyed(run, {"--api-key", "sesame"});

@@ -13,7 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev
   libopencv-dev opencv-data
-  ffmpeg sox espeak-ng libespeak-ng-dev gnuplot-nox sctk python3
+  ffmpeg sox espeak-ng libespeak-ng-dev gnuplot-nox sctk python3 curl
 )
 
 missing=()
