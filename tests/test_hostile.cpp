@@ -123,7 +123,7 @@ TEST(Hostile, WerRefusesFoldersBinaryAndNonTextFields) {
   fs::create_directories(dir);
   EXPECT_THROW(eval::ReadTranscripts(dir), Error);
   const std::string binary = Scratch("bytes.txt");
-  std::ofstream(binary, std::ios::binary) << std::string("k \xff\xfe\x00\x01 x", 10);
+  std::ofstream(binary, std::ios::binary) << std::string("k \xff\xfe\x00\x01 x", 8);
   EXPECT_THROW(eval::ReadTranscripts(binary), Error);
   const std::string numeric = Scratch("numeric.jsonl");
   std::ofstream(numeric) << R"({"key": "a", "text": 5})"

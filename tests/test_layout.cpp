@@ -38,7 +38,7 @@ std::vector<std::string> IncludedFolders(const fs::path& file) {
 std::vector<std::string> Violations() {
   std::vector<std::string> bad;
   const fs::path root = MOME_SOURCE_DIR;
-  for (const fs::path base : {root / "src", root / "include" / "mome"}) {
+  for (const fs::path& base : {root / "src", root / "include" / "mome"}) {
     for (const auto& entry : fs::recursive_directory_iterator(base)) {
       if (!entry.is_regular_file()) continue;
       const std::string folder = fs::relative(entry.path(), base).begin()->string();
