@@ -71,10 +71,11 @@ std::vector<SampleSpan> SplitAtPauses(const at::Tensor& audio, double max_second
   const auto max_len = static_cast<int64_t>(max_seconds * kSampleRate);
   std::vector<SampleSpan> regions = SpeechRegions(audio, o);
   // A region longer than a piece is cut at its quietest frame in the second half of each window.
-  const std::vector<double> levels = FrameLevels(audio, frame);
+  std::vector<double> levels;  // only needed, and computed once, when a region must be cut
   std::vector<SampleSpan> parts;
   for (SampleSpan r : regions) {
     while (r.end - r.begin > max_len - 2 * margin) {
+      if (levels.empty()) levels = FrameLevels(audio, frame);
       const int64_t lo = (r.begin + (max_len - 2 * margin) / 2) / frame, hi = (r.begin + max_len - 2 * margin) / frame;
       const int64_t cut = QuietestFrame(levels, lo, std::max(lo + 1, hi)) * frame;
       parts.push_back({r.begin, cut});
@@ -83,7 +84,7 @@ std::vector<SampleSpan> SplitAtPauses(const at::Tensor& audio, double max_second
     parts.push_back(r);
   }
   // Every pause cuts: the recogniser is trained on utterances, not on windows of several of them. Each piece keeps
-  // up to `margin` of the pause on either side, never overlapping its neighbours.
+  // up to `lead` of the pause before it and `margin` after it, never overlapping its neighbours.
   std::vector<SampleSpan> pieces;
   for (size_t i = 0; i < parts.size(); ++i) {
     const int64_t before = i == 0 ? 0 : (parts[i - 1].end + parts[i].begin) / 2;

@@ -172,7 +172,7 @@ ServiceResponse TranscriptionService::Transcribe(const TranscriptionRequest& r) 
   if (decode::NeedsPieces(clip, options_.max_segment_seconds)) {  // long or without speech: on its own
     decode::Transcriber transcriber(p, pair, decode::PipelineGenerateOptions(p, beam, options_.max_new_tokens),
                                     want_words ? &alignment_ : nullptr);
-    t = transcriber.RunRecording(clip, options_.max_segment_seconds, 8);
+    t = transcriber.RunLong(clip, options_.max_segment_seconds, 8);
   } else {
     t = batcher_->Submit(clip, {pair.audio, pair.video, beam, want_words});
   }
