@@ -140,5 +140,17 @@ TEST(Hostile, WerRefusesFoldersBinaryAndNonTextFields) {
   EXPECT_EQ(eval::ReadTranscripts(ok).size(), 2u);
 }
 
+TEST(Hostile, MakeTinyLeavesNoStaleTokenizerBehind) {
+  const std::string out = Scratch("tiny_llm");
+  fs::create_directories(out);
+  std::ofstream(out + "/tokenizer.model") << "an old SentencePiece model that would win over tokenizer.json";
+  const auto made = testing::RunCommand(std::string(MOME_TOOL_DIR) + "/mome_make_tiny --config " + MOME_SOURCE_DIR +
+                                        "/configs/tiny_llama.yaml --out " + out + " --set tokenizer=" +
+                                        MOME_SOURCE_DIR + "/tests/data/tokenizer/tokenizer.json");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_TRUE(fs::exists(out + "/tokenizer.json"));
+  EXPECT_FALSE(fs::exists(out + "/tokenizer.model"));
+}
+
 }  // namespace
 }  // namespace mome
