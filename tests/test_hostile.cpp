@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "mome/core/atomic_file.h"
 #include "mome/core/cli.h"
 #include "mome/core/config.h"
 #include "mome/core/error.h"
@@ -14,11 +15,16 @@
 #include "mome/decode/generate.h"
 #include "mome/eval/wer.h"
 #include "mome/frontend/landmarks.h"
+#include "mome/io/checkpoint.h"
 #include "mome/io/json.h"
+#include "mome/io/media.h"
 #include "mome/llm/llama_config.h"
 #include "mome/llm/llama_loader.h"
 #include "mome/model/model_config.h"
 #include "mome/text/tokenizer.h"
+#if MOME_WITH_SERVE
+#include "mome/serve/http_server.h"
+#endif
 #include "mome/train/train_config.h"
 #include "test_helpers.h"
 
@@ -145,12 +151,128 @@ TEST(Hostile, MakeTinyLeavesNoStaleTokenizerBehind) {
   fs::create_directories(out);
   std::ofstream(out + "/tokenizer.model") << "an old SentencePiece model that would win over tokenizer.json";
   const auto made = testing::RunCommand(std::string(MOME_TOOL_DIR) + "/mome_make_tiny --config " + MOME_SOURCE_DIR +
-                                        "/configs/tiny_llama.yaml --out " + out + " --set tokenizer=" +
-                                        MOME_SOURCE_DIR + "/tests/data/tokenizer/tokenizer.json");
+                                        "/configs/tiny_llama.yaml --out " + out +
+                                        " --set tokenizer=" + MOME_SOURCE_DIR + "/tests/data/tokenizer/tokenizer.json");
   ASSERT_EQ(made.exit_code, 0) << made.err;
   EXPECT_TRUE(fs::exists(out + "/tokenizer.json"));
   EXPECT_FALSE(fs::exists(out + "/tokenizer.model"));
 }
+
+}  // namespace
+}  // namespace mome
+
+namespace mome {
+namespace {
+
+TEST(Hostile, CheckpointFoldersAreSwappedWholeAndLeftoversRemoved) {
+  const std::string run = Scratch("swap_run");
+  RemoveTree(run);
+  const std::string step = run + "/checkpoints/step-00000002";
+  fs::create_directories(step);
+  std::ofstream(step + "/checkpoint.json") << "old";
+  const std::string ready = step + ".tmp.99999999";
+  fs::create_directories(ready);
+  std::ofstream(ready + "/checkpoint.json") << "new";
+  ReplaceFolder(ready, step);
+  EXPECT_EQ(testing::ReadFile(step + "/checkpoint.json"), "new");
+  EXPECT_FALSE(fs::exists(ready));
+  // What a killed writer leaves: never listed as checkpoints, removed when a run starts.
+  for (const char* left : {"/checkpoints/step-00000004.tmp.123", "/checkpoints/step-00000002.old.123",
+                           "/checkpoints/step-00000001.removing", "/best.tmp.77"})
+    fs::create_directories(run + left);
+  EXPECT_EQ(io::CheckpointsOf(run), std::vector<std::string>{step});
+  io::RemoveCheckpointLeftovers(run);
+  EXPECT_EQ(std::distance(fs::directory_iterator(run + "/checkpoints"), fs::directory_iterator()), 1);
+  EXPECT_FALSE(fs::exists(run + "/best.tmp.77"));
+  RemoveFolderHidden(step);
+  EXPECT_FALSE(fs::exists(step));
+  EXPECT_FALSE(fs::exists(step + ".removing"));
+}
+
+#if MOME_WITH_MEDIA
+TEST(Hostile, MediaLimitsStopAFileWhileItDecodes) {
+  const std::string flac = Scratch("long_silence.flac"), video = Scratch("two_streams.mp4");
+  ASSERT_EQ(
+      testing::RunCommand("ffmpeg -nostdin -v error -y -f lavfi -i anullsrc=r=16000:cl=mono -t 30 " + flac).exit_code,
+      0);
+  ASSERT_EQ(testing::RunCommand("ffmpeg -nostdin -v error -y -f lavfi -i testsrc=s=64x48:r=25:d=0.4 -f lavfi -i "
+                                "sine=r=16000:d=0.4 -c:v mpeg4 -c:a aac -shortest " +
+                                video)
+                .exit_code,
+            0);
+  io::MediaDecodeOptions limited;
+  limited.max_seconds = 5;  // 30 s of silence compresses to a few kB: the limit must act before the samples exist
+  try {
+    io::DecodeMedia(flac, limited);
+    ADD_FAILURE() << "30 s decoded under a 5 s limit";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("limit of 5 s"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(io::DecodeMedia(flac));
+  io::MediaDecodeOptions small_frames;
+  small_frames.max_frame_pixels = 1000;
+  EXPECT_THROW(io::DecodeMedia(video, small_frames), Error);
+  io::MediaDecodeOptions one_stream;
+  one_stream.max_streams = 1;
+  EXPECT_THROW(io::DecodeMedia(video, one_stream), Error);
+  EXPECT_NO_THROW(io::DecodeMedia(video));
+}
+#endif
+
+#if MOME_WITH_SERVE
+// The status code of a raw HTTP response, and whether its body is an OpenAI error object.
+std::pair<int, bool> StatusAndError(const std::string& response) {
+  if (response.rfind("HTTP/1.1 ", 0) != 0) return {0, false};
+  const int status = std::stoi(response.substr(9, 3));
+  const auto body = response.find("\r\n\r\n");
+  const std::string text = body == std::string::npos ? "" : response.substr(body + 4);
+  const auto json = nlohmann::json::parse(text, nullptr, false);
+  return {status, !json.is_discarded() && json.contains("error") && json["error"].contains("message")};
+}
+
+std::string Multipart(const std::string& fields, const std::string& auth = "Authorization: Bearer k\r\n") {
+  return "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n" + auth +
+         "Content-Type: multipart/form-data; boundary=B\r\nContent-Length: " + std::to_string(fields.size()) +
+         "\r\n\r\n" + fields;
+}
+
+std::string Part(const std::string& name, const std::string& value) {
+  return "--B\r\nContent-Disposition: form-data; name=\"" + name + "\"; filename=\"f\"\r\n\r\n" + value + "\r\n";
+}
+
+TEST(Hostile, ServerAnswersBrokenRequestsWithStatusAndJsonError) {
+  serve::HttpOptions options;
+  options.port = 0;
+  options.api_key = "k";
+  options.max_upload_mb = 1;
+  serve::HttpServer server(options);
+  const std::string form = Part("file", "RIFF") + "--B--\r\n";
+  const std::vector<std::pair<std::string, std::pair<int, bool>>> cases = {
+      {"GET /v1/models HTTP/1.1\r\n\r\n", {401, true}},                               // no key
+      {"GET /metrics HTTP/1.1\r\nAuthorization: Bearer wrong\r\n\r\n", {401, true}},  // wrong key
+      {"GET /health HTTP/1.1\r\n\r\n", {503, false}},                                 // loading, no key needed
+      {Multipart(form), {503, true}},                                                 // valid, model loading
+      {Multipart(Part("fiel", "x") + "--B--\r\n"), {400, true}},                      // unknown field
+      {Multipart(form, ""), {401, true}},                                             // form without a key
+      {"POST /v1/audio/transcriptions HTTP/1.1\r\nAuthorization: Bearer k\r\nContent-Type: text/plain\r\n"
+       "Content-Length: 2\r\n\r\nhi",
+       {415, true}},
+      {"POST /v1/audio/transcriptions HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", {413, true}},  // too large
+      {"GARBAGE\r\n\r\n", {400, true}},
+      {"GET /../../etc/passwd HTTP/1.1\r\n\r\n", {404, true}},
+  };
+  for (const auto& [request, expected] : cases) {
+    const auto got = StatusAndError(server.ProcessRaw(request));
+    EXPECT_EQ(got.first, expected.first) << request;
+    if (expected.second) {
+      EXPECT_TRUE(got.second) << request;
+    }
+  }
+  // A truncated upload (fewer bytes than Content-Length) is answered or dropped, never crashes the server.
+  const std::string truncated = Multipart(form);
+  EXPECT_NO_THROW(server.ProcessRaw(truncated.substr(0, truncated.size() - 10)));
+}
+#endif
 
 }  // namespace
 }  // namespace mome

@@ -5,13 +5,18 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
 
 #include "mome/core/error.h"
 #include "mome/data/prepared.h"
 #include "mome/io/media.h"
+#include "mome/io/safetensors.h"
 #include "test_helpers.h"
 
 namespace mome {
@@ -125,8 +130,10 @@ TEST_F(Media, PrepareNamesAMissingRootOrAnUnwritableOutput) {
 }
 
 TEST_F(Media, DecodingFromMemoryEqualsDecodingTheFile) {
-  Ffmpeg("-f lavfi -i testsrc=size=64x48:rate=25:duration=2 -f lavfi -i \"sine=frequency=440:sample_rate=22050:"
-         "duration=2\" -c:v libx264 -qp 0 -c:a aac -shortest " + dir_ + "/upload.mp4");
+  Ffmpeg(
+      "-f lavfi -i testsrc=size=64x48:rate=25:duration=2 -f lavfi -i \"sine=frequency=440:sample_rate=22050:"
+      "duration=2\" -c:v libx264 -qp 0 -c:a aac -shortest " +
+      dir_ + "/upload.mp4");
   const auto bytes = std::make_shared<const std::string>(testing::ReadFile(dir_ + "/upload.mp4"));
   const auto from_file = io::DecodeMedia(dir_ + "/upload.mp4");
   const auto from_memory = io::DecodeMediaFromMemory(bytes, "upload.mp4");
@@ -252,6 +259,56 @@ TEST_F(Media, SynthCorpusIsDeterministicAndPrepares) {
   const auto p2 = testing::RunCommand(prepare);
   ASSERT_EQ(p2.exit_code, 0) << p2.err;
   EXPECT_NE(p2.err.find("3 from an earlier run"), std::string::npos) << p2.err;
+}
+
+// Every file of a prepared folder (manifest, shard lists, shards, problems), by name.
+std::map<std::string, std::string> PreparedFiles(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  if (!fs::exists(dir)) return files;  // killed before it made the folder
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = testing::ReadFile(e.path().string());
+  return files;
+}
+
+TEST_F(Media, PrepareKilledAtRandomMomentsThenRerunEqualsAnUninterruptedRun) {
+  const std::string tools = MOME_TOOL_DIR;
+  ASSERT_EQ(testing::RunCommand(tools + "/mome_synth --out " + dir_ + "/c --count 6 --split test --seed 8").exit_code,
+            0);
+  auto argv = [&](const std::string& out) {
+    return std::vector<std::string>{
+        tools + "/mome_prepare", "--corpus", "lrs3",      "--root", dir_ + "/c", "--split", "test", "--out", out,
+        "--shard-size",          "1",        "--threads", "1"};
+  };
+  auto command = [](const std::vector<std::string>& a) {
+    std::string c;
+    for (const auto& part : a) c += part + " ";
+    return c;
+  };
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_EQ(testing::RunCommand(command(argv(dir_ + "/full"))).exit_code, 0);
+  const double run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> moment(0.1, 0.9);
+  for (int kill = 1; kill <= 8; ++kill) {
+    testing::KillAfter(testing::SpawnQuiet(argv(dir_ + "/killed")), static_cast<int64_t>(moment(rng) * run_ms));
+    // Whatever a reader can see is whole: every finished shard list names a shard that loads.
+    for (const auto& [name, text] : PreparedFiles(dir_ + "/killed")) {
+      if (name.size() < 6 || name.compare(name.size() - 6, 6, ".jsonl") != 0 || name == "manifest.jsonl" ||
+          name == "problems.jsonl")
+        continue;
+      std::istringstream lines(text);
+      for (std::string line; std::getline(lines, line);) {
+        const auto entry = data::PreparedEntryFromJson(line, name);
+        EXPECT_NO_THROW(io::SafetensorsFile::Open(dir_ + "/killed/" + entry.shard)->Get(entry.audio))
+            << "after kill " << kill << ": " << name;
+      }
+    }
+  }
+  const auto rerun = testing::RunCommand(command(argv(dir_ + "/killed")));
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  const auto a = PreparedFiles(dir_ + "/full"), b = PreparedFiles(dir_ + "/killed");
+  for (const auto& [name, bytes] : a) EXPECT_TRUE(b.count(name) && b.at(name) == bytes) << name;
+  for (const auto& [name, bytes] : b) EXPECT_TRUE(a.count(name)) << "left behind: " << name;
 }
 
 #else

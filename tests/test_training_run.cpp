@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -207,6 +208,91 @@ TEST_F(TrainingRun, ResumesExactlyAfterSigkill) {
     EXPECT_EQ(a[i]["loss"].get<double>(), b[i]["loss"].get<double>()) << "step " << a[i]["step"];
     EXPECT_EQ(a[i]["grad_norm"].get<double>(), b[i]["grad_norm"].get<double>()) << "step " << a[i]["step"];
   }
+}
+
+// Every checkpoint a reader can see opens and reads to its last byte.
+void ExpectEveryVisibleCheckpointWhole(const std::string& run, int kill) {
+  for (const auto& dir : io::CheckpointsOf(run)) {
+    try {
+      const auto file = io::SafetensorsFile::Open(dir + "/trainable.safetensors");
+      for (const auto& name : file->Names()) (void)file->Get(name).sum();
+      (void)io::ReadCheckpointInfo(dir);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "after kill " << kill << ": " << dir << " is visible but broken: " << e.what();
+    }
+  }
+}
+
+// The trainable weights of the latest checkpoints of two runs, tensor for tensor.
+void ExpectSameFinalWeights(const std::string& a_run, const std::string& b_run) {
+  const auto a = io::SafetensorsFile::Open(io::LatestCheckpoint(a_run) + "/trainable.safetensors");
+  const auto b = io::SafetensorsFile::Open(io::LatestCheckpoint(b_run) + "/trainable.safetensors");
+  ASSERT_EQ(a->Names(), b->Names());
+  for (const auto& name : a->Names()) EXPECT_TRUE(torch::equal(a->Get(name), b->Get(name))) << name;
+}
+
+TEST_F(TrainingRun, TwentySigkillsAtRandomMomentsLoseNothing) {
+  // Checkpoints at every step and validation every 4: kills land in steps, checkpoint writes and validation.
+  const std::vector<std::string> sets = {"train.checkpoint_every=1", "train.max_steps=10"};
+  const std::string config = root_ + "/train.yaml", full = root_ + "/full", killed = root_ + "/killed";
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_EQ(Train(full, "--set train.checkpoint_every=1 --set train.max_steps=10").exit_code, 0);
+  const double run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  std::mt19937 rng(20261205);
+  std::uniform_real_distribution<double> moment(0.05, 0.9);  // of an uninterrupted run, start-up included
+  for (int kill = 1; kill <= 20; ++kill) {
+    std::vector<std::string> argv = {kTool + "/mome_train", "--config", config, "--out", killed, "--resume"};
+    for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
+    const pid_t pid = testing::SpawnQuiet(argv);
+    ASSERT_GT(pid, 0);
+    testing::KillAfter(pid, static_cast<int64_t>(moment(rng) * run_ms));
+    ExpectEveryVisibleCheckpointWhole(killed, kill);
+  }
+  const auto resumed = Train(killed, "--resume --set train.checkpoint_every=1 --set train.max_steps=10");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const auto a = Metrics(full), b = Metrics(killed);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i]["loss"], b[i]["loss"]) << "metrics line " << i;
+  ExpectSameFinalWeights(full, killed);
+}
+
+int64_t FolderBytes(const std::string& dir) {
+  int64_t bytes = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) bytes += static_cast<int64_t>(e.file_size());
+  return bytes;
+}
+
+TEST_F(TrainingRun, DiskFullDuringACheckpointOrAnOutputLosesNothing) {
+  const std::string sets = "--set train.max_steps=4 --set train.checkpoint_every=2 --set train.val_data=";
+  const std::string sized = root_ + "/sized";
+  ASSERT_EQ(Train(sized, sets).exit_code, 0);
+  const int64_t checkpoint = FolderBytes(io::CheckpointsOf(sized).front());
+  // Room for the first checkpoint and the run's small files, not for a second checkpoint.
+  testing::SmallDisk disk(root_ + "/disk", checkpoint * 3 / 2 + 64 * 1024);
+  if (!disk.mounted()) GTEST_SKIP() << disk.why();
+  const std::string run = root_ + "/disk/run";
+  const auto full = Train(run, sets);
+  EXPECT_EQ(full.exit_code, 1) << full.err;
+  EXPECT_EQ(testing::CountErrorLines(full.err), 1) << full.err;
+  EXPECT_EQ(full.err.find("terminate called"), std::string::npos) << full.err;
+  const auto kept = io::CheckpointsOf(run);
+  ASSERT_EQ(kept.size(), 1u) << full.err;
+  EXPECT_NE(kept[0].find("step-00000002"), std::string::npos);
+  const auto file = io::SafetensorsFile::Open(kept[0] + "/trainable.safetensors");
+  for (const auto& name : file->Names()) (void)file->Get(name).sum();
+  for (const auto& e : fs::directory_iterator(run + "/checkpoints"))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << "left behind: " << e.path();
+
+  // A decode whose --output cannot be written: the previous output stays as it was.
+  const std::string output = root_ + "/disk/hyp.jsonl";
+  std::ofstream(output) << "{\"key\": \"earlier\", \"hyp\": \"GOOD RESULTS\"}\n";
+  testing::FillDisk(root_ + "/disk");
+  const auto decode = testing::RunCommand(kTool + "/mome_decode --model " + sized + " --prepared " + root_ +
+                                          "/val --max-new-tokens 4 --output " + output);
+  EXPECT_EQ(decode.exit_code, 1) << decode.err;
+  EXPECT_EQ(testing::CountErrorLines(decode.err), 1) << decode.err;
+  EXPECT_EQ(testing::ReadFile(output), "{\"key\": \"earlier\", \"hyp\": \"GOOD RESULTS\"}\n");
 }
 
 TEST_F(TrainingRun, TwoGlooProcessesMatchOneProcessWithTheSameGlobalBatch) {

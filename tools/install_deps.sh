@@ -14,6 +14,8 @@ PACKAGES=(
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev
   libopencv-dev opencv-data
   ffmpeg sox espeak-ng libespeak-ng-dev gnuplot-nox sctk python3 curl
+  # tools/fuzz.sh and tools/check.sh: clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -6,3 +6,8 @@ cd "$(dirname "$0")/.."
 ./tools/build.sh
 BUILD_DIR=${BUILD_DIR:-build}
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${JOBS:-$(nproc)}"
+# Every parser's fuzz target (AddressSanitizer + UndefinedBehaviorSanitizer) over its committed seeds and every past
+# finding, then fuzzed briefly; the whole-suite sanitizer runs and longer campaigns are tools/check.sh.
+if [ "${MOME_SKIP_FUZZ:-0}" != 1 ]; then
+  ./tools/fuzz.sh --seconds "${MOME_FUZZ_SECONDS:-20}"
+fi

@@ -242,6 +242,7 @@ size_t CompressCheckpoint(const CompressRequest& r, const std::function<void(con
   std::error_code ec;
   fs::create_directories(parts, ec);
   MOME_CHECK(!ec, ErrorCode::kIo, parts, ": cannot create (", ec.message(), ")");
+  RemoveDeadTempFiles(parts);  // what a killed run was writing; its finished parts are checked and reused
   const auto config = PartSettings(naming, r.mobe);
   nlohmann::json report = {{"config", config}, {"layers", nlohmann::json::array()}};
   std::vector<std::string> part_paths;

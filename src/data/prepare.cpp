@@ -165,6 +165,8 @@ PrepareResult PrepareCorpus(const PrepareOptions& o, const std::string& out,
   std::error_code ec;
   fs::create_directories(out + "/shards", ec);
   MOME_CHECK(!ec, ErrorCode::kIo, out, ": cannot create the output folder (", ec.message(), ")");
+  RemoveDeadTempFiles(out);  // what a killed run was writing; its finished shards are kept and reused
+  RemoveDeadTempFiles(out + "/shards");
   CheckSettings(o, listing.items.size(), out);
   PrepareResult r;
   r.shards = (listing.items.size() + o.shard_size - 1) / o.shard_size;

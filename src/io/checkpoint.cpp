@@ -45,6 +45,35 @@ std::string BaseFingerprint(const torch::nn::Module& frozen) {
   return out.str();
 }
 
+namespace {
+
+// The checkpoint's three files in `folder` (which exists and is empty).
+void WriteCheckpointFiles(const std::string& folder, const torch::nn::Module& trainable,
+                          const torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& p : trainable.named_parameters()) tensors.emplace_back(p.key(), p.value());
+  // Buffers too (BatchNorm running statistics of an encoder trained from scratch).
+  for (const auto& b : trainable.named_buffers()) tensors.emplace_back(b.key(), b.value());
+  io::SaveSafetensors(folder + "/trainable.safetensors", tensors, {{"format", "pt"}});
+  {
+    // Serialised in memory, then written like every other file: LibTorch's file writer throws from its destructor
+    // when the disk is full, which ends the process instead of reporting the error.
+    torch::serialize::OutputArchive archive;
+    optimizer.save(archive);
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    WriteFileAtomic(folder + "/optimizer.pt", bytes.str());
+  }
+  nlohmann::json j = {{"step", info.step},
+                      {"base_fingerprint", info.base_fingerprint},
+                      {"config", info.config_yaml},
+                      {"extra", info.extra},
+                      {"format", "libmome-checkpoint-1"}};
+  WriteFileAtomic(folder + "/checkpoint.json", j.dump(2));
+}
+
+}  // namespace
+
 void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable,
                     const torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
   const std::string temp = dir + ".tmp." + std::to_string(::getpid());
@@ -52,29 +81,13 @@ void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable,
   RemoveTree(temp);
   fs::create_directories(temp, ec);
   MOME_CHECK(!ec, ErrorCode::kIo, temp, ": cannot create checkpoint folder: ", ec.message());
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-  for (const auto& p : trainable.named_parameters()) tensors.emplace_back(p.key(), p.value());
-  // Buffers too (BatchNorm running statistics of an encoder trained from scratch).
-  for (const auto& b : trainable.named_buffers()) tensors.emplace_back(b.key(), b.value());
-  io::SaveSafetensors(temp + "/trainable.safetensors", tensors, {{"format", "pt"}});
-  {
-    torch::serialize::OutputArchive archive;
-    optimizer.save(archive);
-    archive.save_to(temp + "/optimizer.pt");
+  try {
+    WriteCheckpointFiles(temp, trainable, optimizer, info);
+    ReplaceFolder(temp, dir);  // synced, then swapped in: the old checkpoint of this name stays until then
+  } catch (...) {
+    RemoveTree(temp);  // a failed write (a full disk) leaves nothing behind but the checkpoints before it
+    throw;
   }
-  nlohmann::json j = {{"step", info.step},
-                      {"base_fingerprint", info.base_fingerprint},
-                      {"config", info.config_yaml},
-                      {"extra", info.extra},
-                      {"format", "libmome-checkpoint-1"}};
-  WriteFileAtomic(temp + "/checkpoint.json", j.dump(2));
-  // Swap in the finished folder: an old checkpoint of the same name is replaced only now.
-  const std::string old = dir + ".old." + std::to_string(::getpid());
-  if (fs::exists(dir, ec))
-    MOME_CHECK(::rename(dir.c_str(), old.c_str()) == 0, ErrorCode::kIo, dir, ": cannot move aside");
-  MOME_CHECK(::rename(temp.c_str(), dir.c_str()) == 0, ErrorCode::kIo, dir,
-             ": cannot move the finished checkpoint into place");
-  RemoveTree(old);
 }
 
 CheckpointInfo ReadCheckpointInfo(const std::string& dir) {
@@ -145,6 +158,26 @@ std::vector<std::string> CheckpointsOf(const std::string& run_dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+void RemoveCheckpointLeftovers(const std::string& run_dir) {
+  std::error_code ec;
+  std::vector<std::string> leftovers;
+  auto is_leftover = [](const std::string& name) {
+    const std::string removing = ".removing";
+    return name.find(".tmp.") != std::string::npos || name.find(".old.") != std::string::npos ||
+           (name.size() > removing.size() &&
+            name.compare(name.size() - removing.size(), removing.size(), removing) == 0);
+  };
+  auto collect = [&](const std::string& dir, const std::string& prefix) {
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind(prefix, 0) == 0 && is_leftover(name)) leftovers.push_back(e.path().string());
+    }
+  };
+  collect(run_dir + "/checkpoints", "step-");
+  collect(run_dir, "best");
+  for (const auto& path : leftovers) RemoveTree(path);
 }
 
 std::string LatestCheckpoint(const std::string& run_dir) {

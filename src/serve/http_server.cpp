@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,18 @@ void Send(httplib::Response& res, const ServiceResponse& r) {
   res.set_content(r.body, r.content_type.c_str());
 }
 
+// Why httplib refused a request on its own, for the JSON error body.
+std::string HttpErrorMessage(int status) {
+  switch (status) {
+    case 400: return "malformed HTTP request";
+    case 404: return "no such endpoint (see /v1/models, /v1/audio/transcriptions, /health, /metrics)";
+    case 405: return "method not allowed on this endpoint";
+    case 413: return "request body larger than the server's --max-upload-mb";
+    case 414: return "request URI too long";
+    default: return "HTTP error " + std::to_string(status);
+  }
+}
+
 // The request's form fields; unknown fields are refused (a typo would otherwise be silently ignored).
 TranscriptionRequest ParseForm(const httplib::Request& req) {
   TranscriptionRequest r;
@@ -43,6 +56,44 @@ TranscriptionRequest ParseForm(const httplib::Request& req) {
   return r;
 }
 
+// One request's bytes in, the response's bytes out: httplib's Stream over memory.
+class MemoryStream : public httplib::Stream {
+ public:
+  explicit MemoryStream(const std::string& in) : in_(in) {}
+  bool is_readable() const override { return true; }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override {
+    const size_t n = std::min(size, in_.size() - read_);
+    std::memcpy(ptr, in_.data() + read_, n);
+    read_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    out_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { ip = "127.0.0.1", port = 0; }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { ip = "127.0.0.1", port = 0; }
+  socket_t socket() const override { return INVALID_SOCKET; }
+  const std::string& written() const { return out_; }
+
+ private:
+  const std::string& in_;
+  size_t read_ = 0;
+  std::string out_;
+};
+
+// httplib's Server with its per-connection request handling reachable for one in-memory request.
+class RawCapableServer : public httplib::Server {
+ public:
+  std::string ProcessRaw(const std::string& request) {
+    MemoryStream stream(request);
+    bool closed = false;
+    process_request(stream, true, closed, nullptr);
+    return stream.written();
+  }
+};
+
 }  // namespace
 
 bool IsLoopback(const std::string& host) {
@@ -59,6 +110,12 @@ class HttpServer::Impl {
     server_.new_task_queue = [n = o.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
     server_.set_payload_max_length(static_cast<size_t>(o.max_upload_mb) * 1024 * 1024);
     server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) { Log(req, res); });
+    // What httplib refuses itself (unknown path, oversized or malformed request) gets an OpenAI error body too.
+    server_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      Send(res, ErrorResponse(res.status, HttpErrorMessage(res.status)));
+      return httplib::Server::HandlerResponse::Handled;
+    }));
     Routes();
   }
 
@@ -75,6 +132,7 @@ class HttpServer::Impl {
     service_ = std::move(s);
   }
   std::string MetricsText() const;
+  std::string ProcessRaw(const std::string& request) { return server_.ProcessRaw(request); }
 
  private:
   std::shared_ptr<const TranscriptionService> Service() const {
@@ -91,7 +149,7 @@ class HttpServer::Impl {
   void Log(const httplib::Request& req, const httplib::Response& res);
 
   HttpOptions options_;
-  httplib::Server server_;
+  RawCapableServer server_;
   int port_ = 0;
   mutable std::mutex mutex_;  // service_ and the metrics
   std::shared_ptr<const TranscriptionService> service_;
@@ -121,17 +179,23 @@ void HttpServer::Impl::Routes() {
 void HttpServer::Impl::Transcribe(const httplib::Request& req, httplib::Response& res) {
   const auto started = std::chrono::steady_clock::now();
   if (!Authorised(req, res)) return;
-  const auto service = Service();
-  if (!service) return Send(res, ErrorResponse(503, "the model is loading"));
   if (!req.is_multipart_form_data())
     return Send(res, ErrorResponse(415, "expected multipart/form-data with a \"file\" field", "file"));
+  TranscriptionRequest request;
+  try {
+    request = ParseForm(req);  // a malformed request is refused even while the model loads
+  } catch (const Error& e) {
+    return Send(res, ErrorResponse(400, e.what()));
+  }
+  const auto service = Service();
+  if (!service) return Send(res, ErrorResponse(503, "the model is loading"));
   if (++in_flight_ > options_.max_queue) {
     --in_flight_;
     res.set_header("Retry-After", "1");
     return Send(res, ErrorResponse(503, "too many requests in flight; retry later", "", "overloaded"));
   }
   try {
-    Send(res, service->Transcribe(ParseForm(req)));
+    Send(res, service->Transcribe(request));
   } catch (const Error& e) {
     const bool client = e.code() != ErrorCode::kInternal && e.code() != ErrorCode::kIo;
     Send(res, ErrorResponse(client ? 400 : 500, e.what()));
@@ -192,6 +256,9 @@ void HttpServer::SetService(std::shared_ptr<const TranscriptionService> s) {
 }
 std::string HttpServer::MetricsText() const {
   return impl_->MetricsText();
+}
+std::string HttpServer::ProcessRaw(const std::string& request) {
+  return impl_->ProcessRaw(request);
 }
 
 }  // namespace mome::serve

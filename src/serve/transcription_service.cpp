@@ -160,6 +160,7 @@ ServiceResponse TranscriptionService::Transcribe(const TranscriptionRequest& r) 
   mo.video = p.uses_video();
   mo.require_audio = mo.audio;
   mo.require_video = mo.video;
+  mo.max_seconds = options_.max_seconds + 1;  // stops a decompression bomb early; the check below words the refusal
   io::DecodedMedia media = io::DecodeMediaFromMemory(r.file, r.filename, mo);
   MOME_CHECK(media.duration_seconds <= options_.max_seconds, ErrorCode::kInvalidArgument,
              "file: ", media.duration_seconds, " s of media; this server takes at most ", options_.max_seconds, " s");

@@ -61,13 +61,21 @@ struct LoadResult {
   std::string error;  // empty on success
 };
 
+#ifdef MOME_SANITIZED
+// The sanitizers' runtimes refuse RTLD_DEEPBIND (their interceptors must win every lookup): sanitized builds bind
+// the shim's symbols the ordinary way, which holds as long as sentencepiece's protobuf is reached only through it.
+constexpr int kOpenFlags = RTLD_NOW | RTLD_LOCAL;
+#else
+constexpr int kOpenFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+#endif
+
 LoadResult Load() {
   LoadResult result;
   std::string tried;
   const auto attempt = [&](const std::string& path) {
     // RTLD_LOCAL keeps sentencepiece's (and its protobuf's) symbols out of the global scope;
     // RTLD_DEEPBIND makes the shim and its dependencies prefer their own symbols over LibTorch's.
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    void* handle = dlopen(path.c_str(), kOpenFlags);
     std::string why;
     if (handle == nullptr) {
       const char* message = dlerror();

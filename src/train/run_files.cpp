@@ -47,7 +47,7 @@ void CheckpointManager::Save(const torch::nn::Module& trainable, const torch::op
   io::SaveCheckpoint(run_dir_ + "/checkpoints/" + io::CheckpointName(info.step), trainable, optimizer, info);
   auto all = io::CheckpointsOf(run_dir_);
   while (static_cast<int64_t>(all.size()) > keep_last_) {
-    RemoveTree(all.front());
+    RemoveFolderHidden(all.front());  // a kill mid-removal must not leave a half checkpoint in view
     all.erase(all.begin());
   }
 }

@@ -275,7 +275,11 @@ int64_t TrainingRun::Resume() {
 TrainResult TrainingRun::Run() {
   const auto& t = config_.train;
   const std::string& dir = options_.out_dir;
-  if (rank_ == 0) CheckRunFolder(dir, options_.resume);  // (the other ranks would see rank 0's new files)
+  if (rank_ == 0) {  // (the other ranks would see rank 0's new files)
+    CheckRunFolder(dir, options_.resume);
+    io::RemoveCheckpointLeftovers(dir);
+    RemoveDeadTempFiles(dir);
+  }
   std::error_code ec;
   fs::create_directories(dir + "/checkpoints", ec);
   MOME_CHECK(!ec, ErrorCode::kIo, dir, ": cannot create the output folder (", ec.message(), ")");

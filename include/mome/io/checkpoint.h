@@ -45,6 +45,9 @@ CheckpointInfo LoadCheckpoint(const std::string& dir, torch::nn::Module& trainab
 std::string CheckpointName(int64_t step);  // "step-00000120"
 // The complete checkpoints under RUN/checkpoints, oldest first.
 std::vector<std::string> CheckpointsOf(const std::string& run_dir);
+// Deletes what a killed process left of checkpoint writes and removals (step-*.tmp.PID, *.old.PID, *.removing,
+// best.tmp.PID): never visible as checkpoints, but each as large as one. Only while no process writes the run.
+void RemoveCheckpointLeftovers(const std::string& run_dir);
 // The latest checkpoint folder under DIR/checkpoints, or "" when there is none.
 std::string LatestCheckpoint(const std::string& run_dir);
 // A model folder for inference: DIR itself when it holds checkpoint.json, else DIR/best, else the latest

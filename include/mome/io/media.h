@@ -26,6 +26,11 @@ struct MediaDecodeOptions {
   int64_t sample_rate = 16000;  // output audio rate
   double fps = 25.0;            // output video rate
   bool rgb = false;             // RGB24 frames [T, H, W, 3] instead of gray [T, H, W]
+  // Limits on untrusted files, checked while decoding (a few kB can claim hours or huge frames): exceeding one is a
+  // mome::Error naming the file and the limit, before the memory is spent.
+  double max_seconds = 24 * 3600;          // decoded audio or video beyond this (also a timestamp this far in)
+  int64_t max_frame_pixels = 7680 * 4320;  // width x height of a video frame (8K)
+  int64_t max_streams = 64;                // streams in the container
 };
 
 struct DecodedMedia {

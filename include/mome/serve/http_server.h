@@ -35,6 +35,9 @@ class HttpServer {
   void Stop();   // stops accepting; requests in flight finish
   void SetService(std::shared_ptr<const TranscriptionService> service);  // until then /health says 503
   std::string MetricsText() const;
+  // Answers one raw HTTP/1.1 request (bytes as a client would send them) through the same routes, limits and
+  // parsers as the socket, without one; returns the raw response. For the fuzz target and tests.
+  std::string ProcessRaw(const std::string& request);
 
  private:
   class Impl;

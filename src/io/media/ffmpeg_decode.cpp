@@ -69,8 +69,8 @@ std::unique_ptr<AVCodecContext, CodecCloser> OpenDecoder(AVFormatContext* fmt, i
 // Audio: every decoded frame goes through swr into mono float at the target rate.
 class AudioSink {
  public:
-  AudioSink(const std::string& path, AVCodecContext* ctx, int64_t rate, double start_offset)
-      : path_(path), rate_(rate) {
+  AudioSink(const std::string& path, AVCodecContext* ctx, int64_t rate, double start_offset, double max_seconds)
+      : path_(path), rate_(rate), max_samples_(static_cast<int64_t>(max_seconds * static_cast<double>(rate))) {
     AVChannelLayout mono;
     av_channel_layout_default(&mono, 1);
     AVChannelLayout in_layout;
@@ -106,6 +106,9 @@ class AudioSink {
                                 frame ? const_cast<const uint8_t**>(frame->extended_data) : nullptr, in_count);
     MOME_CHECK(got >= 0, ErrorCode::kCorruptFile, path_, ": audio resampling failed (", AvError(got), ")");
     samples_.resize(old + static_cast<size_t>(got));
+    produced_ += got;
+    MOME_CHECK(produced_ <= max_samples_, ErrorCode::kInvalidArgument, path_, ": the audio runs past the limit of ",
+               static_cast<double>(max_samples_) / static_cast<double>(rate_), " s");
   }
 
   void Flush() { Add(nullptr); }
@@ -128,7 +131,8 @@ class AudioSink {
  private:
   std::string path_;
   int64_t rate_;
-  int64_t skip_ = 0;
+  int64_t max_samples_;
+  int64_t skip_ = 0, produced_ = 0;
   std::unique_ptr<SwrContext, SwrFreer> swr_;
   std::vector<float> samples_;
 };
@@ -136,7 +140,12 @@ class AudioSink {
 // Video: frames converted to gray/RGB at the source size, then resampled to the output rate by timestamp.
 class VideoSink {
  public:
-  VideoSink(const std::string& path, double fps, bool rgb) : path_(path), fps_(fps), rgb_(rgb) {}
+  VideoSink(const std::string& path, const MediaDecodeOptions& options)
+      : path_(path),
+        fps_(options.fps),
+        rgb_(options.rgb),
+        max_seconds_(options.max_seconds),
+        max_pixels_(options.max_frame_pixels) {}
 
   void Add(const AVFrame* frame, double seconds) {
     if (width_ == 0) {
@@ -144,7 +153,12 @@ class VideoSink {
       height_ = frame->height;
       MOME_CHECK(width_ > 0 && height_ > 0, ErrorCode::kCorruptFile, path_, ": video frame of size ", width_, "x",
                  height_);
+      MOME_CHECK(static_cast<int64_t>(width_) * height_ <= max_pixels_, ErrorCode::kInvalidArgument, path_,
+                 ": video frames of ", width_, "x", height_, " exceed the limit of ", max_pixels_, " pixels");
     }
+    // Every output slot up to this frame's time is filled: a timestamp far out would fill memory with copies.
+    MOME_CHECK(std::isfinite(seconds) && seconds <= max_seconds_, ErrorCode::kInvalidArgument, path_,
+               ": a video frame at ", seconds, " s is past the limit of ", max_seconds_, " s");
     MOME_CHECK(frame->width == width_ && frame->height == height_, ErrorCode::kUnsupported, path_,
                ": the video changes size mid-stream (", width_, "x", height_, " to ", frame->width, "x", frame->height,
                ")");
@@ -207,6 +221,8 @@ class VideoSink {
   std::string path_;
   double fps_;
   bool rgb_;
+  double max_seconds_;
+  int64_t max_pixels_;
   int width_ = 0, height_ = 0;
   int64_t next_out_ = 0, last_index_ = -1, taken_ = 0;
   std::vector<uint8_t> last_;
@@ -283,8 +299,8 @@ class FfmpegReader : public MediaReader {
   FfmpegReader(const std::string& path, const MediaDecodeOptions& options,
                std::shared_ptr<const std::string> bytes = nullptr)
       : path_(path), options_(options) {
-    MOME_CHECK(options.sample_rate > 0 && options.fps > 0, ErrorCode::kInvalidArgument, path,
-               ": sample rate and fps must be positive");
+    MOME_CHECK(options.sample_rate > 0 && options.fps > 0 && options.max_seconds > 0, ErrorCode::kInvalidArgument, path,
+               ": sample rate, fps and the duration limit must be positive");
     av_log_set_level(AV_LOG_FATAL);  // failures come back as one mome::Error line instead
     AVFormatContext* raw = nullptr;
     if (bytes) {
@@ -300,6 +316,8 @@ class FfmpegReader : public MediaReader {
     fmt_.reset(raw);
     rc = avformat_find_stream_info(fmt_.get(), nullptr);
     MOME_CHECK(rc >= 0, ErrorCode::kCorruptFile, path, ": cannot read stream info (", AvError(rc), ")");
+    MOME_CHECK(static_cast<int64_t>(fmt_->nb_streams) <= options.max_streams, ErrorCode::kInvalidArgument, path, ": ",
+               fmt_->nb_streams, " streams exceed the limit of ", options.max_streams);
 
     audio_stream_ = options.audio ? av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0) : -1;
     video_stream_ = options.video ? av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0) : -1;
@@ -315,11 +333,12 @@ class FfmpegReader : public MediaReader {
     };
     if (audio_stream_ >= 0) {
       audio_ctx_ = OpenDecoder(fmt_.get(), audio_stream_, path);
-      audio_ = std::make_unique<AudioSink>(path, audio_ctx_.get(), options.sample_rate, stream_start(audio_stream_));
+      audio_ = std::make_unique<AudioSink>(path, audio_ctx_.get(), options.sample_rate, stream_start(audio_stream_),
+                                           options.max_seconds);
     }
     if (video_stream_ >= 0) {
       video_ctx_ = OpenDecoder(fmt_.get(), video_stream_, path);
-      video_ = std::make_unique<VideoSink>(path, options.fps, options.rgb);
+      video_ = std::make_unique<VideoSink>(path, options);
       const AVRational r = fmt_->streams[video_stream_]->avg_frame_rate;
       source_fps_ = r.den > 0 ? av_q2d(r) : 0.0;
     }
