@@ -4,7 +4,10 @@
 #include "mome/text/tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto [json, text] = mome::fuzz::SplitInput(data, size, std::string(1, '\0'));
+  const auto parts =
+      mome::fuzz::SplitInput(data, size, std::string(1, '\0'));  // (structured bindings cannot be captured in C++17)
+  const std::string& json = parts.first;
+  const std::string& text = parts.second;
   const std::string path =
       mome::fuzz::WriteScratchFile("tokenizer.json", reinterpret_cast<const uint8_t*>(json.data()), json.size());
   return mome::fuzz::Guarded([&] {

@@ -7,7 +7,9 @@
 #include "mome/train/train_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto [yaml, override_text] = mome::fuzz::SplitInput(data, size, "\n--\n");
+  const auto parts = mome::fuzz::SplitInput(data, size, "\n--\n");  // (structured bindings cannot be captured in C++17)
+  const std::string& yaml = parts.first;
+  const std::string& override_text = parts.second;
   std::vector<std::string> overrides;
   std::istringstream lines(override_text);
   for (std::string line; std::getline(lines, line);) overrides.push_back(line);
