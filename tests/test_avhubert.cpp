@@ -79,9 +79,9 @@ TEST(AVHubert, PosConvIsWeightNormedAndSamePadded) {
   const auto x = torch::randn({1, 9, c.encoder_embed_dim});
   const auto y = pc.forward(x);
   EXPECT_EQ(y.sizes(), x.sizes());
-  const auto ref = torch::gelu(torch::conv1d(x.transpose(1, 2), w, pc.bias, 1, c.conv_pos / 2, 1, c.conv_pos_groups)
-                                   .narrow(2, 0, 9))
-                       .transpose(1, 2);
+  const auto ref =
+      torch::gelu(torch::conv1d(x.transpose(1, 2), w, pc.bias, 1, c.conv_pos / 2, 1, c.conv_pos_groups).narrow(2, 0, 9))
+          .transpose(1, 2);
   EXPECT_TRUE(torch::allclose(y, ref, 1e-5, 1e-6));
 }
 

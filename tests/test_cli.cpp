@@ -182,8 +182,8 @@ TEST(MomeMakeTiny, WritesACheckpointThatMomeLmRuns) {
   ExpectCleanFailure(std::string(MOME_MAKE_TINY_BIN) + " --out " + out + " --set model.bogus=1", "model.bogus");
   // A Llama-2-style folder with a SentencePiece tokenizer.model.
   const std::string spm_out = ::testing::TempDir() + "/cli_tiny_spm";
-  ASSERT_EQ(RunCommand(std::string(MOME_MAKE_TINY_BIN) + " --out " + spm_out + " --set tokenizer=" +
-                       DataPath("spm/tiny.model"))
+  ASSERT_EQ(RunCommand(std::string(MOME_MAKE_TINY_BIN) + " --out " + spm_out +
+                       " --set tokenizer=" + DataPath("spm/tiny.model"))
                 .exit_code,
             0);
   EXPECT_TRUE(fs::exists(spm_out + "/tokenizer.model"));
@@ -212,15 +212,16 @@ TEST(MomeTrain, DryRunGivesThePaperAdapterBudgets) {
     const auto last = r.out.substr(r.out.rfind('{'));
     const auto json = nlohmann::json::parse(last);
     EXPECT_NEAR(json["adapter_active"].get<double>() / 1e6, millions, 0.1) << name;
-    EXPECT_EQ(json["trainable"].get<int64_t>(),
-              json["adapter_total"].get<int64_t>() + json["projectors"].get<int64_t>() +
-                  json["special_embeddings"].get<int64_t>());
+    EXPECT_EQ(json["trainable"].get<int64_t>(), json["adapter_total"].get<int64_t>() +
+                                                    json["projectors"].get<int64_t>() +
+                                                    json["special_embeddings"].get<int64_t>());
     // Whisper-medium's encoder as HF builds it: conv stem 246,784 + 3,146,752, positions 1500 x 1024, 24 layers of
     // 12,595,200 (q/k/v/o, biases on q/v/o, fc1/fc2, two LayerNorms), final LayerNorm 2,048.
     EXPECT_EQ(json["audio_encoder"].get<int64_t>(), 307216384) << name;
     EXPECT_GT(json["video_encoder"].get<int64_t>(), 300000000) << name;  // AV-HuBERT Large, ~325M
     EXPECT_EQ(json["total"].get<int64_t>(), json["llm"].get<int64_t>() + json["audio_encoder"].get<int64_t>() +
-                                                json["video_encoder"].get<int64_t>() + json["trainable"].get<int64_t>());
+                                                json["video_encoder"].get<int64_t>() +
+                                                json["trainable"].get<int64_t>());
   }
   const auto bad = testing::RunCommand(std::string(MOME_TRAIN_BIN) + " --config " + MOME_SOURCE_DIR +
                                        "/configs/paper/mome_23-4_layer.yaml --dry-run --set adapters.top_k=[40]");

@@ -2,6 +2,9 @@
 // the per-expert reconstruction path and input validation. Sizes are tiny so the whole suite stays fast.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <chrono>
+#include <filesystem>
+#include <random>
 
 #include <fstream>
 #include <functional>
@@ -266,6 +269,64 @@ TEST(Compress, CliCompressesResumesAndKeepsDownBitIdentical) {
   EXPECT_TRUE(torch::equal(rec->Get(naming.DownName(3, 1)), src.Get(naming.DownName(3, 1))));
   EXPECT_EQ(rec->Get(naming.GateName(1, 0)).sizes(), src.Get(naming.GateName(1, 0)).sizes());
   EXPECT_TRUE(io::SafetensorsFile::Open(out)->Has("model.layers.1.block_sparse_moe.experts.mobe.w1.a"));
+}
+
+TEST(Compress, CliKilledAtRandomMomentsThenRerunEqualsAnUninterruptedRun) {
+  const auto input = WriteExperts("kill_experts.safetensors", "mixtral", 4);
+  const std::string dir = ::testing::TempDir() + "/mome_compress_kill";
+  testing::RemoveTree(dir);
+  ::mkdir(dir.c_str(), 0755);
+  auto argv = [&](const std::string& name) {
+    return std::vector<std::string>{MOME_COMPRESS_BIN,
+                                    "--input",
+                                    input,
+                                    "--arch",
+                                    "mixtral",
+                                    "--rank",
+                                    "2",
+                                    "--bases",
+                                    "2",
+                                    "--steps",
+                                    "300",
+                                    "--out",
+                                    dir + "/" + name + ".safetensors",
+                                    "--dense-out",
+                                    dir + "/" + name + ".dense.safetensors"};
+  };
+  auto run = [](const std::vector<std::string>& a) {
+    std::string c;
+    for (const auto& part : a) c += part + " ";
+    return testing::RunCommand(c);
+  };
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_EQ(run(argv("full")).exit_code, 0);
+  const double run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> moment(0.1, 0.95);
+  for (int kill = 1; kill <= 6; ++kill) {
+    testing::KillAfter(testing::SpawnQuiet(argv("killed")), static_cast<int64_t>(moment(rng) * run_ms));
+    // A visible output or part is whole: it opens and every tensor reads.
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+      const std::string path = e.path().string();
+      if (path.find("killed") == std::string::npos || e.path().extension() != ".safetensors") continue;
+      try {
+        const auto f = io::SafetensorsFile::Open(path);
+        for (const auto& name : f->Names()) (void)f->Get(name).sum();
+      } catch (const std::exception& ex) {
+        ADD_FAILURE() << "after kill " << kill << ": " << path << ": " << ex.what();
+      }
+    }
+  }
+  const auto rerun = run(argv("killed"));
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_EQ(testing::ReadFile(dir + "/killed.safetensors"), testing::ReadFile(dir + "/full.safetensors"));
+  // (The dense file's metadata names its source, which differs; its tensors must not.)
+  const auto a = io::SafetensorsFile::Open(dir + "/full.dense.safetensors");
+  const auto b = io::SafetensorsFile::Open(dir + "/killed.dense.safetensors");
+  ASSERT_EQ(a->Names(), b->Names());
+  for (const auto& name : a->Names()) EXPECT_TRUE(torch::equal(a->Get(name), b->Get(name))) << name;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << "left behind: " << e.path();
 }
 
 TEST(Compress, CliBadInputsGiveOneLineErrors) {

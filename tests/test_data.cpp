@@ -10,8 +10,8 @@
 #include "mome/core/error.h"
 #include "mome/data/augment.h"
 #include "mome/data/batch_sampler.h"
-#include "mome/data/noise.h"
 #include "mome/data/lrs_transcript.h"
+#include "mome/data/noise.h"
 
 namespace mome {
 namespace {
@@ -145,9 +145,9 @@ TEST(Corpus, ListsLrs3AndReportsUnusableClips) {
   Touch(root / "test/spkB/00002.txt", "Text:  SECOND CLIP\nConf:  3\n");
   Touch(root / "test/spkA/00001.mp4");
   Touch(root / "test/spkA/00001.txt", "Text:  HELLO, \"WORLD\" CAFÉ\nConf:  4\n");
-  Touch(root / "test/spkA/00003.mp4");                  // no transcript
+  Touch(root / "test/spkA/00003.mp4");  // no transcript
   Touch(root / "test/spkA/00004.mp4");
-  Touch(root / "test/spkA/00004.txt", "Text:   \n");    // empty transcript
+  Touch(root / "test/spkA/00004.txt", "Text:   \n");  // empty transcript
   const auto listing = data::ListLrs3(root.string(), "test");
   ASSERT_EQ(listing.items.size(), 2u);
   EXPECT_EQ(listing.items[0].key, "test/spkA/00001");
@@ -178,7 +178,8 @@ TEST(Corpus, ReadsAutoAvsrCsvAndManifests) {
   Touch(dir / "labels.csv",
         "lrs3,lrs3_video_seg24s/test/spk/00001.mp4,75,12 40 7,hello, world\n"
         "lrs3,lrs3_video_seg24s/test/spk/00002.mp4,x,1\n"
-        "short,line\n");
+        "short,line\n"
+        "lrs3,../../etc/00003.mp4,75,1,escapes the root\n");
   const auto csv = data::ListAutoAvsr("/data", (dir / "labels.csv").string());
   ASSERT_EQ(csv.items.size(), 1u);
   EXPECT_EQ(csv.items[0].video, "/data/lrs3/lrs3_video_seg24s/test/spk/00001.mp4");
@@ -186,13 +187,21 @@ TEST(Corpus, ReadsAutoAvsrCsvAndManifests) {
   EXPECT_EQ(csv.items[0].n_frames, 75);
   EXPECT_EQ(csv.items[0].token_ids, (std::vector<int64_t>{12, 40, 7}));
   EXPECT_EQ(csv.items[0].text, "hello, world");
-  EXPECT_EQ(csv.problems.size(), 2u);
+  EXPECT_EQ(csv.problems.size(), 3u);
 
   Touch(dir / "manifest.jsonl",
         "{\"key\": \"a\", \"video\": \"clips/a.mp4\", \"text\": \"hi\"}\n"
         "{\"key\": \"b\", \"audio\": \"/abs/b.wav\", \"text\": \"yo\", \"landmarks\": \"lm/b.json\"}\n"
         "not json\n{\"key\": \"c\"}\n");
-  const auto manifest = data::ListManifest((dir / "manifest.jsonl").string());
+  // An absolute path leaves the manifest's folder: a problem unless allowed.
+  const auto strict = data::ListManifest((dir / "manifest.jsonl").string());
+  ASSERT_EQ(strict.items.size(), 1u);
+  EXPECT_TRUE(std::any_of(strict.problems.begin(), strict.problems.end(),
+                          [](const auto& p) { return p.reason.find("outside the data root") != std::string::npos; }));
+  Touch(dir / "escape.jsonl", "{\"key\": \"e\", \"audio\": \"clips/../../x.wav\", \"text\": \"hi\"}\n");
+  EXPECT_EQ(data::ListManifest((dir / "escape.jsonl").string()).items.size(), 0u);
+  EXPECT_EQ(data::ListManifest((dir / "escape.jsonl").string(), true).items.size(), 1u);
+  const auto manifest = data::ListManifest((dir / "manifest.jsonl").string(), true);
   ASSERT_EQ(manifest.items.size(), 2u);
   EXPECT_EQ(manifest.items[0].video, (dir / "clips/a.mp4").string());
   EXPECT_EQ(manifest.items[1].audio, "/abs/b.wav");

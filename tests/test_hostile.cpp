@@ -276,3 +276,142 @@ TEST(Hostile, ServerAnswersBrokenRequestsWithStatusAndJsonError) {
 
 }  // namespace
 }  // namespace mome
+
+namespace mome {
+namespace {
+
+// One hostile command line: what a new user or an attacker might type. `keep` names an output that already holds
+// good results before the run and must be unchanged after it (a file, or a folder's marker file).
+struct CliCase {
+  std::string args;
+  std::string keep;
+};
+
+// The files the cases point at, in one scratch folder.
+std::string MakeHostileFiles() {
+  const std::string s = Scratch("cli");
+  RemoveTree(s);
+  fs::create_directories(s + "/dir");
+  fs::create_directories(s + "/model_badcfg");
+  fs::create_directories(s + "/keep_dir");
+  std::ofstream(s + "/garbage.bin", std::ios::binary) << std::string("\x00\x01\xff garbage \x80\x81", 14);
+  std::ofstream(s + "/empty");
+  std::ofstream(s + "/deep.json") << Deep(100000);
+  std::string huge_header(8, '\xff');
+  std::ofstream(s + "/bad_header.safetensors", std::ios::binary) << huge_header << "{}";
+  std::ofstream(s + "/trunc.safetensors", std::ios::binary)
+      << std::string("\x40\x00\x00\x00\x00\x00\x00\x00", 8)
+      << R"({"w": {"dtype": "F32", "shape": [1000, 1000], "data_offsets": [0, 4000000]}}   )";
+  std::ofstream(s + "/model_badcfg/config.json") << R"({"vocab_size": -1, "hidden_size": 16})";
+  std::ofstream(s + "/model_badcfg/model.safetensors") << "not tensors";
+  std::ofstream(s + "/bad.yaml") << "llm: [unclosed\n  : : :\n";
+  std::ofstream(s + "/notext.jsonl") << "{\"key\": \"a\", \"text\": 5}\n";
+  std::ofstream(s + "/tok_bad.json") << R"({"model": 5})";
+  for (const char* keep : {"/keep.txt", "/keep.safetensors", "/keep_dir/marker"}) std::ofstream(s + keep) << "GOOD";
+  return s;
+}
+
+std::vector<CliCase> HostileCliCases(const std::string& s) {
+  const std::string tok = std::string(MOME_TEST_DATA_DIR) + "/tokenizer/tokenizer.json";
+  const std::string cfg = std::string(MOME_SOURCE_DIR) + "/configs/";
+  const std::string tone = std::string(MOME_TEST_DATA_DIR) + "/whisper/tone.wav";
+  const std::string compress = " --arch mixtral --rank 2 --bases 2 --activation silu --out " + s + "/keep.safetensors";
+  return {
+      {"mome_lm --model " + s + "/nonexistent --ids 1"},
+      {"mome_lm --model " + s + "/model_badcfg --ids 1"},
+      {"mome_lm --model " + s + "/dir --ids 1"},
+      {"mome_lm --model " + s + "/model_badcfg"},
+      {"mome_lm --no-such-flag"},
+      {"mome_tokenize --tokenizer " + s + "/garbage.bin --text hi"},
+      {"mome_tokenize --tokenizer " + s + "/deep.json --text hi"},
+      {"mome_tokenize --tokenizer " + s + "/tok_bad.json --text hi"},
+      {"mome_tokenize --tokenizer " + s + "/empty --decode 1,2"},
+      {"mome_tokenize --tokenizer " + tok + " --decode 1,x"},
+      {"mome_tokenize --tokenizer " + tok},
+      {"mome_tokenize --tokenizer " + tok + " --decode 99999999"},
+      {"mome_make_tiny --config " + s + "/bad.yaml --out " + s + "/keep_dir", s + "/keep_dir/marker"},
+      {"mome_make_tiny --config " + cfg + "tiny_llama.yaml --out " + s + "/mt --set model.hidden_size=-5"},
+      {"mome_make_tiny --config " + cfg + "tiny_llama.yaml --out " + s + "/mt --set nosuch.key=1"},
+      {"mome_make_tiny --config " + s + "/nonexistent.yaml --out " + s + "/mt"},
+      {"mome_train --config " + s + "/bad.yaml --out " + s + "/run"},
+      {"mome_train --config " + s + "/deep.json --out " + s + "/run"},
+      {"mome_train --config " + cfg + "tiny_avsr.yaml --dry-run --set train.lr=inf"},
+      {"mome_train --config " + cfg + "tiny_avsr.yaml --dry-run --set model.audio_rates=[0]"},
+      {"mome_train --config " + cfg + "tiny_avsr.yaml --dry-run --set train.batch_size=abc"},
+      {"mome_train --config " + cfg + "tiny_avsr.yaml --out " + s + "/run --nproc 0"},
+      {"mome_decode --model " + s + "/nonexistent --prepared " + s + "/dir"},
+      {"mome_decode --model " + s + "/dir --prepared " + s + "/dir --output " + s + "/keep.txt", s + "/keep.txt"},
+      {"mome_decode --model " + s + "/model_badcfg"},
+      {"mome_decode --model " + s + "/dir --prepared " + s + "/dir --beam-size 0"},
+      {"mome_decode --model " + s + "/dir --prepared " + s + "/dir --max-new-tokens -1"},
+      {"mome_prepare --corpus nosuch --root " + s + "/dir --out " + s + "/keep_dir", s + "/keep_dir/marker"},
+      {"mome_prepare --corpus lrs3 --root " + s + "/nonexistent --out " + s + "/prep"},
+      {"mome_prepare --corpus lrs3 --root " + s + "/dir --out " + s + "/prep --threads 0"},
+      {"mome_prepare --corpus lrs3 --root " + s + "/dir --out " + s + "/prep --shard-size 0"},
+      {"mome_wer --ref " + s + "/garbage.bin --hyp " + s + "/garbage.bin"},
+      {"mome_wer --ref " + s + "/dir --hyp " + s + "/dir"},
+      {"mome_wer --ref " + s + "/nonexistent --hyp " + s + "/empty"},
+      {"mome_wer --ref " + s + "/notext.jsonl --hyp " + s + "/notext.jsonl"},
+      {"mome_compress --input " + s + "/garbage.bin" + compress, s + "/keep.safetensors"},
+      {"mome_compress --input " + s + "/trunc.safetensors" + compress, s + "/keep.safetensors"},
+      {"mome_compress --input " + s + "/bad_header.safetensors" + compress, s + "/keep.safetensors"},
+      {"mome_compress --input " + s + "/trunc.safetensors --arch nosuch --rank 2 --bases 2 --activation silu --out " +
+       s + "/c.safetensors"},
+      {"mome_compress --input " + s + "/trunc.safetensors --arch mixtral --rank 0 --bases 2 --activation silu --out " +
+       s + "/c.safetensors"},
+      {"mome_align --model " + s + "/nonexistent --prepared " + s + "/dir --select-heads"},
+      {"mome_align --model " + s + "/dir --prepared " + s + "/dir --select-heads"},
+      {"mome_analyze --model " + s + "/nonexistent --ids 1 --out " + s + "/keep_dir", s + "/keep_dir/marker"},
+      {"mome_analyze --model " + s + "/model_badcfg --text hi --out " + s + "/an"},
+      {"mome_encode --wav " + s + "/garbage.bin --dump " + s + "/keep.safetensors", s + "/keep.safetensors"},
+      {"mome_encode --wav " + s + "/empty --dump " + s + "/e.safetensors"},
+      {"mome_encode --clip " + s + "/garbage.bin --dump " + s + "/e.safetensors"},
+      {"mome_encode --wav " + tone + " --n-mels 81 --dump " + s + "/keep.safetensors", s + "/keep.safetensors"},
+      {"mome_encode --wav " + tone + " --whisper " + s + "/model_badcfg --dump " + s + "/e.safetensors"},
+      {"mome_serve --model " + s + "/nonexistent --port 18089"},
+      {"mome_serve --model " + s + "/dir --host 0.0.0.0 --port 18089"},
+      {"mome_serve --model " + s + "/dir --port 70000"},
+      {"mome_serve --model " + s + "/dir --port 18089 --max-upload-mb 0"},
+      {"mome_synth --out " + s + "/syn --count 0"},
+      {"mome_synth --out " + s + "/syn --count -3"},
+      {"mome_synth --out " + s + "/syn --count 2 --voices nosuchvoice"},
+  };
+}
+
+TEST(Hostile, EveryCliAnswersHostileInputWithOneLineAndLosesNothing) {
+  const std::string s = MakeHostileFiles();
+  const auto cases = HostileCliCases(s);
+  EXPECT_GE(cases.size(), 50u);
+  for (const auto& c : cases) {
+    const auto r = testing::RunCommand(std::string(MOME_TOOL_DIR) + "/" + c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.err;
+    EXPECT_EQ(testing::CountErrorLines(r.err), 1) << c.args << "\n" << r.err;
+    for (const char* crash : {"frame #", "terminate called", "Aborted", "Segmentation", "AddressSanitizer"})
+      EXPECT_EQ(r.err.find(crash), std::string::npos) << c.args << "\n" << r.err;
+    if (!c.keep.empty()) EXPECT_EQ(testing::ReadFile(c.keep), "GOOD") << c.args << " changed " << c.keep;
+  }
+}
+
+}  // namespace
+}  // namespace mome
+
+namespace mome {
+namespace {
+
+TEST(Hostile, LandmarkConverterRefusesPicklesThatWouldRunCode) {
+  const std::string evil = Scratch("evil.pkl"), marker = Scratch("pwned");
+  // A pickle that calls os.system when loaded by pickle.load.
+  const auto made = testing::RunCommand(
+      "python3 -c \"import os, pickle\nclass E:\n    def __reduce__(self): return (os.system, ('touch " + marker +
+      "',))\npickle.dump([E()], open('" + evil + "', 'wb'))\"");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const auto r = testing::RunCommand("python3 " + std::string(MOME_SOURCE_DIR) + "/tools/convert_landmarks.py " + evil +
+                                     " " + Scratch("out.json"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("refusing to load"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(marker)) << "the pickle ran code";
+  EXPECT_FALSE(fs::exists(Scratch("out.json")));
+}
+
+}  // namespace
+}  // namespace mome

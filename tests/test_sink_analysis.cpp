@@ -70,9 +70,9 @@ TEST(SinkAnalysis, FindsAPlantedMassiveActivation) {
     EXPECT_TRUE(found) << "layer " << layer.layer;
     EXPECT_GT(layer.hidden_max_abs, 1000.0);
   }
-  const auto clean = analysis::AnalyzeSinks(TraceOf(llm::LoadLlama(testing::DataPath("llama/gqa_llama3_rope"), at::kCPU,
-                                                               at::kFloat), ids),
-                                            0, 0, static_cast<int64_t>(ids.size()));
+  const auto clean = analysis::AnalyzeSinks(
+      TraceOf(llm::LoadLlama(testing::DataPath("llama/gqa_llama3_rope"), at::kCPU, at::kFloat), ids), 0, 0,
+      static_cast<int64_t>(ids.size()));
   for (const auto& layer : clean.layers) EXPECT_TRUE(layer.massive.empty()) << "layer " << layer.layer;
 }
 

@@ -61,7 +61,8 @@ bool RunSclite(const std::map<std::string, std::string>& ref, const std::map<std
   for (const auto& entry : ref) hyp_for_ref[entry.first] = hyp.count(entry.first) ? hyp.at(entry.first) : "";
   write_trn(dir + "/wer_ref.trn", ref);
   write_trn(dir + "/wer_hyp.trn", hyp_for_ref);
-  const auto r = testing::RunCommand("cd " + dir + " && sctk sclite -r wer_ref.trn trn -h wer_hyp.trn trn -i rm -o sum stdout");
+  const auto r =
+      testing::RunCommand("cd " + dir + " && sctk sclite -r wer_ref.trn trn -h wer_hyp.trn trn -i rm -o sum stdout");
   const std::regex row(R"(Sum/Avg\s*\|\s*(\d+)\s+(\d+)\s*\|\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+))");
   std::smatch m;
   if (!std::regex_search(r.out, m, row)) return false;

@@ -20,7 +20,9 @@ namespace {
 
 using mome::testing::DataPath;
 
-at::Tensor Wav(const std::string& name) { return mome::io::ReadWavMono(DataPath("whisper/" + name + ".wav")); }
+at::Tensor Wav(const std::string& name) {
+  return mome::io::ReadWavMono(DataPath("whisper/" + name + ".wav"));
+}
 
 const mome::io::SafetensorsFile& MelRef() {
   static auto file = mome::io::SafetensorsFile::Open(DataPath("whisper/mel.safetensors"));
@@ -55,7 +57,8 @@ std::string Le(uint32_t v, int n) {
 std::string WavBytes(uint16_t format, uint16_t channels, uint32_t rate, uint16_t bits, const std::string& pcm) {
   const uint16_t align = static_cast<uint16_t>(channels * bits / 8);
   std::string fmt = Le(format, 2) + Le(channels, 2) + Le(rate, 4) + Le(rate * align, 4) + Le(align, 2) + Le(bits, 2);
-  std::string body = "WAVE" + std::string("fmt ") + Le(16, 4) + fmt + "data" + Le(static_cast<uint32_t>(pcm.size()), 4) + pcm;
+  std::string body =
+      "WAVE" + std::string("fmt ") + Le(16, 4) + fmt + "data" + Le(static_cast<uint32_t>(pcm.size()), 4) + pcm;
   return "RIFF" + Le(static_cast<uint32_t>(body.size()), 4) + body;
 }
 
@@ -98,7 +101,8 @@ TEST(WhisperLogMel, PaddedMatchesHF) {
         worst = std::max(worst, err);
         auto tail = got.slice(1, head.size(1)).to(torch::kDouble);
         auto stats = MelRef().Get(tag + "_padded_tail_stats");
-        EXPECT_NEAR(tail.sum().item<double>(), stats[0].item<double>(), 1e-4 * static_cast<double>(tail.numel())) << tag;
+        EXPECT_NEAR(tail.sum().item<double>(), stats[0].item<double>(), 1e-4 * static_cast<double>(tail.numel()))
+            << tag;
         EXPECT_NEAR(tail.min().item<double>(), stats[1].item<double>(), 1e-4) << tag;
         EXPECT_NEAR(tail.max().item<double>(), stats[2].item<double>(), 1e-4) << tag;
       }
@@ -123,7 +127,8 @@ TEST(WhisperLogMel, RejectsBadOptions) {
 
 TEST(WhisperEncoder, MatchesHFPaddedAndTrueLength) {
   for (const char* model : {"tiny80", "tiny128"}) {
-    auto encoder = mome::encoders::LoadWhisperEncoder(DataPath(std::string("whisper/") + model), torch::kCPU, torch::kFloat);
+    auto encoder =
+        mome::encoders::LoadWhisperEncoder(DataPath(std::string("whisper/") + model), torch::kCPU, torch::kFloat);
     for (const char* name : kWavs) {
       const std::string tag = std::string(model) + "_" + name;
       mome::encoders::WhisperAudioOptions padded;
@@ -155,7 +160,7 @@ TEST(WhisperEncoder, MatchesHFPaddedAndTrueLength) {
 TEST(WhisperEncoder, CutLengthRule) {
   EXPECT_EQ(mome::encoders::WhisperCutLength(23378), 73);  // 1.461 s -> int(73.06)
   EXPECT_EQ(mome::encoders::WhisperCutLength(11680), 36);
-  EXPECT_EQ(mome::encoders::WhisperCutLength(100), 25);    // floor of 25 tokens
+  EXPECT_EQ(mome::encoders::WhisperCutLength(100), 25);  // floor of 25 tokens
   EXPECT_EQ(mome::encoders::WhisperCutLength(16000 * 40), 1500);
   EXPECT_EQ(mome::encoders::WhisperCutLength(16000 * 10), 500);
 }
@@ -212,9 +217,11 @@ TEST(Wav, BadInputsGiveOneLineNamingTheFile) {
   for (int i = 0; i < 1000; ++i) random_bytes.push_back(static_cast<char>((i * 7919 + 13) & 0xFF));
   std::ifstream in(DataPath("whisper/speech.wav"), std::ios::binary);
   std::string good((std::istreambuf_iterator<char>(in)), {});
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {"zero.wav", ""}, {"random.wav", random_bytes}, {"truncated.wav", good.substr(0, 1000)},
-      {"header_only.wav", good.substr(0, 20)}, {"pcm8.wav", WavBytes(1, 1, 16000, 8, "ab")}};
+  const std::vector<std::pair<std::string, std::string>> cases = {{"zero.wav", ""},
+                                                                  {"random.wav", random_bytes},
+                                                                  {"truncated.wav", good.substr(0, 1000)},
+                                                                  {"header_only.wav", good.substr(0, 20)},
+                                                                  {"pcm8.wav", WavBytes(1, 1, 16000, 8, "ab")}};
   for (const auto& [name, bytes] : cases) {
     const std::string path = dir + "/" + name;
     WriteBytes(path, bytes);
@@ -233,9 +240,9 @@ TEST(Wav, BadInputsGiveOneLineNamingTheFile) {
 // mome_encode (a contract CLI): the dumped mel and encoder output equal the HF fixtures.
 TEST(MomeEncode, DumpsMelAndEncoderOutputEqualToTransformers) {
   const std::string out = ::testing::TempDir() + "/mome_encode_" + std::to_string(::getpid()) + ".safetensors";
-  const auto r = mome::testing::RunCommand(std::string(MOME_TOOL_DIR) + "/mome_encode --wav " +
-                                           DataPath("whisper/speech.wav") + " --whisper " +
-                                           DataPath("whisper/tiny80") + " --no-pad --dump " + out);
+  const auto r =
+      mome::testing::RunCommand(std::string(MOME_TOOL_DIR) + "/mome_encode --wav " + DataPath("whisper/speech.wav") +
+                                " --whisper " + DataPath("whisper/tiny80") + " --no-pad --dump " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto dump = mome::io::SafetensorsFile::Open(out);
   EXPECT_LT(MaxAbs(dump->Get("mel"), MelRef().Get("speech_80_unpadded")), 1e-4);

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Converts a fairseq AV-HuBERT checkpoint (.pt) into the safetensors file libmome's LoadAVHubertEncoder reads.
 
-    python3 tools/convert_avhubert.py CHECKPOINT.pt OUT.safetensors
+    python3 tools/convert_avhubert.py CHECKPOINT.pt OUT.safetensors [--trust-checkpoint]
+
+A .pt file is a Python pickle, which can run code when loaded: the checkpoint is read with torch.load(weights_only=True)
+(tensors, numbers, strings, containers and argparse.Namespace only). Checkpoints that pickle their config as omegaconf
+objects need full unpickling: pass --trust-checkpoint, and only for a file from a source you trust.
 
 Accepts pre-trained checkpoints (encoder tensors at the top: feature_extractor_video.*, encoder.layers.*) and
 fine-tuned AVSR ones (under encoder.w2v_model.*, with the architecture in cfg.model.w2v_args.model). Only the
@@ -45,8 +49,21 @@ def model_config(ckpt):
     return model
 
 
-def main(src, dst):
-    ckpt = torch.load(src, map_location="cpu", weights_only=False)
+def load_checkpoint(src, trusted):
+    import argparse
+    if hasattr(torch.serialization, "add_safe_globals"):
+        torch.serialization.add_safe_globals([argparse.Namespace])
+    try:
+        return torch.load(src, map_location="cpu", weights_only=True)
+    except Exception as e:  # weights_only refuses an object it does not know; say which, and how to go on
+        if not trusted:
+            sys.exit(f"{src}: holds pickled Python objects beyond tensors ({str(e).splitlines()[0]}); if the file comes "
+                     "from a source you trust, rerun with --trust-checkpoint")
+    return torch.load(src, map_location="cpu", weights_only=False)
+
+
+def main(src, dst, trusted=False):
+    ckpt = load_checkpoint(src, trusted)
     state = ckpt.get("model", ckpt)
     prefix = "encoder.w2v_model." if any(k.startswith("encoder.w2v_model.") for k in state) else ""
     tensors, skipped = {}, []
@@ -78,6 +95,8 @@ def main(src, dst):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    trust = "--trust-checkpoint" in sys.argv
+    paths = [a for a in sys.argv[1:] if a != "--trust-checkpoint"]
+    if len(paths) != 2:
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])
+    main(paths[0], paths[1], trust)

@@ -42,6 +42,20 @@ def write_atomic(path, obj):
         raise
 
 
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """A pickle reader that builds lists, tuples, numbers and numpy arrays only: a landmark file is data, and a pickle
+    naming any other class (which could run code) is refused."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("builtins", "list"), ("builtins", "tuple")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: landmark pickles hold numpy arrays only")
+        return super().find_class(module, name)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("input")
@@ -53,14 +67,14 @@ def main():
         if args.reference:
             import numpy as np
 
-            face = np.load(args.input)
+            face = np.load(args.input, allow_pickle=False)
             if face.shape != (68, 2):
                 raise ValueError(f"{args.input}: a reference face must be (68, 2), got {face.shape}")
             write_atomic(args.output, {"frames": [to_frame(face, args.input)]})
             print(f"{args.output}: reference face of 68 points", file=sys.stderr)
             return 0
         with open(args.input, "rb") as f:
-            data = pickle.load(f)
+            data = NumpyOnlyUnpickler(f).load()
         if not isinstance(data, (list, tuple)):
             raise ValueError(f"{args.input}: expected a list of per-frame landmarks, got {type(data).__name__}")
         frames = [to_frame(e, f"{args.input}: frame {i}") for i, e in enumerate(data)]

@@ -27,7 +27,8 @@ int Main(int argc, char** argv) {
       .AddOption("--roi-reference", "FILE", "--roi landmarks: a 68-point reference face (default: built in)")
       .AddRequired("--out", "DIR", "output folder (manifest.jsonl, shards/, problems.jsonl)")
       .AddOption("--threads", "N", "clips decoded in parallel", "2")
-      .AddOption("--shard-size", "N", "clips per shard", "256");
+      .AddOption("--shard-size", "N", "clips per shard", "256")
+      .AddFlag("--allow-outside-root", "manifest/label paths may lead outside --root (.., absolute paths)");
   if (!cli.Parse(argc, argv)) return 0;
   data::PrepareOptions o;
   o.corpus = cli.GetString("--corpus");
@@ -38,6 +39,7 @@ int Main(int argc, char** argv) {
   frontend::ValidateMouthRoi(o.source.roi);
   o.threads = cli.GetInt("--threads");
   o.shard_size = cli.GetInt("--shard-size");
+  o.allow_outside_root = cli.GetFlag("--allow-outside-root");
   const std::string out = cli.GetString("--out");
   std::unique_ptr<ProgressBar> bar;
   const data::PrepareResult r = data::PrepareCorpus(o, out, [&](int64_t done, int64_t total) {

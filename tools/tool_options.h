@@ -27,6 +27,7 @@ inline void AddClipSourceOptions(CliParser& cli) {
       .AddOption("--split", "NAME", "with --data a corpus root: the split folder (default test)")
       .AddOption("--manifest", "FILE", "JSONL manifest: key, video and/or audio, text")
       .AddOption("--prepared", "DIR", "prepared corpus (mome_prepare --out)")
+      .AddFlag("--allow-outside-root", "manifest paths may lead outside the manifest's folder (.., absolute)")
       .AllowPositionals("CLIP", "media files");
 }
 inline data::ClipSet OpenClipSet(const CliParser& cli) {
@@ -37,6 +38,7 @@ inline data::ClipSet OpenClipSet(const CliParser& cli) {
   r.split = value("--split");
   r.manifest = value("--manifest");
   r.files = cli.Positionals();
+  r.allow_outside_root = cli.GetFlag("--allow-outside-root");
   return data::ClipSet::Open(r);
 }
 

@@ -50,7 +50,7 @@ ClipSet ClipSet::Open(const ClipSetRequest& r) {
   if (!r.data.empty()) {
     listing = ListLrs3Folder(r.data, r.split);
   } else if (!r.manifest.empty()) {
-    listing = ListManifest(r.manifest);
+    listing = ListManifest(r.manifest, r.allow_outside_root);
   } else {
     for (const auto& path : r.files) listing.items.push_back(ItemForFile(path));
   }

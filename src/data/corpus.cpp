@@ -86,6 +86,25 @@ std::string Resolve(const fs::path& base, const std::string& p) {
   return path.is_absolute() ? p : (base / path).string();
 }
 
+// Whether `path` (absolute, or relative to the working folder) lies inside `root`, judged on the normalised text.
+bool InsideRoot(const fs::path& root, const std::string& path) {
+  if (path.empty()) return true;
+  const fs::path r = fs::absolute(root).lexically_normal(), p = fs::absolute(path).lexically_normal();
+  const auto rel = p.lexically_relative(r);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+// The item's first path outside `root`, or "".
+std::string PathOutside(const fs::path& root, const CorpusItem& item) {
+  for (const std::string* p : {&item.video, &item.audio, &item.landmarks})
+    if (!InsideRoot(root, *p)) return *p;
+  return "";
+}
+
+std::string OutsideReason(const std::string& path) {
+  return "path '" + path + "' leads outside the data root (--allow-outside-root permits it)";
+}
+
 }  // namespace
 
 CorpusListing ListLrs3(const std::string& root, const std::string& split) {
@@ -116,7 +135,7 @@ CorpusListing ListLrs2(const std::string& root, const std::string& split) {
   return listing;
 }
 
-CorpusListing ListAutoAvsr(const std::string& root, const std::string& csv_path) {
+CorpusListing ListAutoAvsr(const std::string& root, const std::string& csv_path, bool allow_outside_root) {
   std::ifstream in(csv_path);
   MOME_CHECK(in.good(), ErrorCode::kNotFound, csv_path, ": cannot open label CSV");
   CorpusListing listing;
@@ -156,13 +175,17 @@ CorpusListing ListAutoAvsr(const std::string& root, const std::string& csv_path)
       continue;
     }
     if (start != std::string::npos) item.text = line.substr(start);
+    if (const auto outside = PathOutside(root, item); !allow_outside_root && !outside.empty()) {
+      listing.problems.push_back({where, OutsideReason(outside)});
+      continue;
+    }
     listing.items.push_back(std::move(item));
   }
   DropDuplicateKeys(&listing);
   return listing;
 }
 
-CorpusListing ListManifest(const std::string& manifest_path) {
+CorpusListing ListManifest(const std::string& manifest_path, bool allow_outside_root) {
   std::ifstream in(manifest_path);
   MOME_CHECK(in.good(), ErrorCode::kNotFound, manifest_path, ": cannot open manifest");
   const fs::path base = fs::path(manifest_path).parent_path();
@@ -191,6 +214,8 @@ CorpusListing ListManifest(const std::string& manifest_path) {
       listing.problems.push_back({where, "no \"key\""});
     else if (item.video.empty() && item.audio.empty())
       listing.problems.push_back({item.key, "neither video nor audio"});
+    else if (const auto outside = PathOutside(base, item); !allow_outside_root && !outside.empty())
+      listing.problems.push_back({item.key, OutsideReason(outside)});
     else
       listing.items.push_back(std::move(item));
   }

@@ -135,7 +135,8 @@ void AssembleManifest(const CorpusListing& listing, size_t shards, const std::st
 
 }  // namespace
 
-CorpusListing ListCorpus(const std::string& corpus, const std::string& root, const std::string& split) {
+CorpusListing ListCorpus(const std::string& corpus, const std::string& root, const std::string& split,
+                         bool allow_outside_root) {
   MOME_CHECK(fs::exists(root), ErrorCode::kNotFound, root, ": no such corpus root");
   CorpusListing listing;
   if (corpus == "lrs3")
@@ -143,10 +144,10 @@ CorpusListing ListCorpus(const std::string& corpus, const std::string& root, con
   else if (corpus == "lrs2")
     listing = ListLrs2(root, split.empty() ? "test" : split);
   else if (corpus == "manifest")
-    listing = ListManifest(root);
+    listing = ListManifest(root, allow_outside_root);
   else if (corpus == "autoavsr") {
     MOME_CHECK(!split.empty(), ErrorCode::kInvalidArgument, "--corpus autoavsr needs --split LABELS.csv");
-    listing = ListAutoAvsr(root, split);
+    listing = ListAutoAvsr(root, split, allow_outside_root);
   } else {
     MOME_FAIL(ErrorCode::kInvalidArgument, "--corpus '", corpus, "' is not one of lrs3, lrs2, autoavsr, manifest");
   }
@@ -160,7 +161,7 @@ PrepareResult PrepareCorpus(const PrepareOptions& o, const std::string& out,
   MOME_CHECK(o.threads >= 1 && o.threads <= 256, ErrorCode::kInvalidArgument, "--threads must be in [1, 256], got ",
              o.threads);
   MOME_CHECK(o.shard_size > 0, ErrorCode::kInvalidArgument, "--shard-size must be positive, got ", o.shard_size);
-  const CorpusListing listing = ListCorpus(o.corpus, o.root, o.split);
+  const CorpusListing listing = ListCorpus(o.corpus, o.root, o.split, o.allow_outside_root);
   for (const auto& p : listing.problems) log::Warn("skipped ", p.where, ": ", p.reason);
   std::error_code ec;
   fs::create_directories(out + "/shards", ec);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "mome/core/error.h"
 #include "mome/core/log.h"
@@ -125,8 +126,20 @@ class HttpServer::Impl {
                ":", options_.port, " (in use?)");
     return port_ = options_.port;
   }
-  void Serve() { server_.listen_after_bind(); }
-  void Stop() { server_.stop(); }
+  void Serve() {
+    serve_started_ = true;
+    if (!stop_requested_) server_.listen_after_bind();
+    serving_done_ = true;
+  }
+  // httplib's stop() does nothing before its accept loop runs, so a Stop() that comes first (the model failed to
+  // load at once) would leave Serve() listening for ever: repeat it until Serve() has returned.
+  void Stop() {
+    stop_requested_ = true;
+    while (serve_started_ && !serving_done_) {
+      server_.stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   void SetService(std::shared_ptr<const TranscriptionService> s) {
     std::lock_guard<std::mutex> lock(mutex_);
     service_ = std::move(s);
@@ -154,6 +167,7 @@ class HttpServer::Impl {
   mutable std::mutex mutex_;  // service_ and the metrics
   std::shared_ptr<const TranscriptionService> service_;
   std::atomic<int64_t> in_flight_{0};
+  std::atomic<bool> serve_started_{false}, stop_requested_{false}, serving_done_{false};
   std::map<int, int64_t> requests_by_status_;
   std::vector<int64_t> latency_counts_ = std::vector<int64_t>(std::size(kLatencyBuckets) + 1, 0);
   double latency_sum_ = 0;

@@ -19,6 +19,7 @@ struct ClipSetRequest {
   std::string split;               // with `data` a root: which split folder (default: "test" when it exists)
   std::string manifest;            // a JSONL manifest
   std::vector<std::string> files;  // media files
+  bool allow_outside_root = false;  // manifest paths may leave the manifest's folder (data/corpus.h)
 };
 
 class ClipSet {

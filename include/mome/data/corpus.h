@@ -37,9 +37,12 @@ CorpusListing ListLrs3(const std::string& root, const std::string& split);
 CorpusListing ListLrs2(const std::string& root, const std::string& split);
 // auto_avsr label CSV: dataset,rel_path,n_frames,token_ids[,transcript]; media under ROOT/dataset/rel_path,
 // audio beside the video as .wav.
-CorpusListing ListAutoAvsr(const std::string& root, const std::string& csv_path);
+// Paths in manifests and label files are untrusted: one that leads outside the data root (the corpus root, or the
+// manifest's folder: "..", an absolute path) is listed as a problem, unless `allow_outside_root` (the tools'
+// --allow-outside-root). The check is on the path as written (lexical), so symlinks inside the root still work.
+CorpusListing ListAutoAvsr(const std::string& root, const std::string& csv_path, bool allow_outside_root = false);
 // One JSON object a line: key, video and/or audio, text, optional landmarks; relative paths are relative to the
 // manifest's folder.
-CorpusListing ListManifest(const std::string& manifest_path);
+CorpusListing ListManifest(const std::string& manifest_path, bool allow_outside_root = false);
 
 }  // namespace mome::data

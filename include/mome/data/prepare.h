@@ -21,6 +21,7 @@ struct PrepareOptions {
   ClipSourceOptions source;     // mouth crops and streams
   int64_t threads = 2;          // clips decoded in parallel
   int64_t shard_size = 256;     // clips per shard
+  bool allow_outside_root = false;  // manifest/label paths may leave the root (data/corpus.h)
 };
 
 struct PrepareResult {
@@ -30,7 +31,8 @@ struct PrepareResult {
 };
 
 // The corpus listing, sorted by key (kInvalidArgument for an unknown kind, kNotFound for a missing root).
-CorpusListing ListCorpus(const std::string& corpus, const std::string& root, const std::string& split);
+CorpusListing ListCorpus(const std::string& corpus, const std::string& root, const std::string& split,
+                         bool allow_outside_root = false);
 
 // Prepares into `out`; `progress` (optional) is called with the number of clips done, from worker threads.
 PrepareResult PrepareCorpus(const PrepareOptions& options, const std::string& out,
