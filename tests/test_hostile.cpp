@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <string>
 
 #include "mome/core/atomic_file.h"
@@ -411,6 +413,34 @@ TEST(Hostile, LandmarkConverterRefusesPicklesThatWouldRunCode) {
   EXPECT_NE(r.err.find("refusing to load"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(marker)) << "the pickle ran code";
   EXPECT_FALSE(fs::exists(Scratch("out.json")));
+}
+
+}  // namespace
+}  // namespace mome
+
+namespace mome {
+namespace {
+
+// Every input a fuzz target ever found a problem with (fuzz/regressions/TARGET/) gets a clear mome::Error now. The
+// fuzz targets replay them too (tools/fuzz.sh), under the sanitizers; this runs them in the ordinary build.
+TEST(Hostile, EveryFuzzFindingIsAnErrorNow) {
+  const std::map<std::string, std::function<void(const std::string&)>> parsers = {
+      {"media",
+       [](const std::string& bytes) {
+         io::DecodeMediaFromMemory(std::make_shared<const std::string>(bytes), "finding");
+       }},
+  };
+  const fs::path root = fs::path(MOME_SOURCE_DIR) / "fuzz" / "regressions";
+  int checked = 0;
+  for (const auto& target : fs::directory_iterator(root)) {
+    const auto parser = parsers.find(target.path().filename().string());
+    ASSERT_NE(parser, parsers.end()) << "no parser for the findings in " << target.path();
+    for (const auto& input : fs::directory_iterator(target.path())) {
+      EXPECT_THROW(parser->second(testing::ReadFile(input.path().string())), Error) << input.path();
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 0);
 }
 
 }  // namespace

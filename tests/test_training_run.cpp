@@ -565,6 +565,52 @@ TEST_F(TrainingRun, ServeAnswersOpenAiRequestsConcurrentlyWithErrorsAsOpenAi) {
 
 #endif  // MOME_WITH_SERVE
 
+// tests/web/page_check.py against the server on `port`, with Debian's python3 (python3-selenium is installed for it;
+// a python3 earlier on PATH may lack it).
+testing::CommandResult PageCheck(int port, const std::string& args) {
+  return testing::RunCommand("/usr/bin/python3 " + std::string(MOME_SOURCE_DIR) + "/tests/web/page_check.py --url " +
+                             "http://127.0.0.1:" + std::to_string(port) + " " + args);
+}
+
+TEST_F(TrainingRun, WebPageTranscribesUploadsAndRecordingsInHeadlessChromium) {
+  if (!fs::exists("/usr/bin/chromium") || !fs::exists("/usr/bin/chromedriver"))
+    GTEST_SKIP() << "no chromium + chromium-driver (tools/install_deps.sh installs them)";
+  const std::string run = root_ + "/web";
+  ASSERT_EQ(Train(run, "--set train.max_steps=2 --set train.val_data=").exit_code, 0);
+  ASSERT_EQ(testing::RunCommand(kTool + "/mome_align --model " + run + " --prepared " + root_ +
+                                "/val --select-heads --heads 2")
+                .exit_code,
+            0);
+  const std::string clip = root_ + "/clip.mp4";
+  ASSERT_EQ(testing::RunCommand(
+                "ffmpeg -nostdin -v error -y -f lavfi -i color=c=gray:s=96x96:r=25:d=1.5 -f lavfi -i "
+                "\"aevalsrc=0.3*sin(2*PI*300*t)*(0.55+0.45*sin(2*PI*3*t))*between(t\\,0.2\\,1.2):s=16000:d=1.5\" "
+                "-c:v libx264 -pix_fmt yuv420p -c:a aac -shortest " +
+                clip)
+                .exit_code,
+            0);
+  ServeProcess server(run, {"--roi", "precropped"});
+  ASSERT_TRUE(server.WaitReady());
+  httplib::Client c("127.0.0.1", server.port());
+  const auto page = c.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("MediaRecorder"), std::string::npos);
+  // The screenshot for the README: MOME_WEB_SCREENSHOT=docs/web_page.png.
+  const char* shot = std::getenv("MOME_WEB_SCREENSHOT");
+  const auto upload = PageCheck(server.port(), "--clip " + clip + (shot ? std::string(" --screenshot ") + shot : ""));
+  EXPECT_EQ(upload.exit_code, 0) << upload.out << upload.err;
+  EXPECT_NE(upload.out.find("page_check: upload:"), std::string::npos) << upload.out;
+  // A recording (WebM from MediaRecorder), on an audio-only model: the fake camera shows no mouth.
+  const std::string asr = root_ + "/web_asr";
+  ASSERT_EQ(Train(asr, "--set train.max_steps=2 --set train.val_data= --set model.modality=asr").exit_code, 0);
+  ServeProcess audio_server(asr, {"--max-batch", "2", "--max-wait-ms", "5"});  // (another port: 4 args)
+  ASSERT_TRUE(audio_server.WaitReady());
+  const auto recorded = PageCheck(audio_server.port(), "--record");
+  EXPECT_EQ(recorded.exit_code, 0) << recorded.out << recorded.err;
+  EXPECT_NE(recorded.out.find("page_check: recording: done"), std::string::npos) << recorded.out;
+}
+
 TEST_F(TrainingRun, BadInputsGiveOneLine) {
   const auto no_data = Train(root_ + "/x", "--set train.data=" + root_ + "/missing");
   EXPECT_EQ(no_data.exit_code, 1);

@@ -16,6 +16,8 @@ PACKAGES=(
   ffmpeg sox espeak-ng libespeak-ng-dev gnuplot-nox sctk python3 curl
   # tools/fuzz.sh and tools/check.sh: clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
+  # the web page's browser test (TrainingRun.WebPage*): headless Chromium driven by Selenium
+  chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -16,6 +16,11 @@
 #include "mome/core/log.h"
 
 namespace mome::serve {
+
+// The page served at GET / (src/serve/web/index.html, embedded by CMakeLists.txt).
+extern const unsigned char kWebPage[];
+extern const size_t kWebPageSize;
+
 namespace {
 
 const std::set<std::string> kKnownFields = {"file",       "model",      "response_format", "timestamp_granularities[]",
@@ -174,6 +179,12 @@ class HttpServer::Impl {
 };
 
 void HttpServer::Impl::Routes() {
+  // The page is public like /health (it holds no data); its API calls carry the key the user types in.
+  server_.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self' blob:; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
+    res.set_content(reinterpret_cast<const char*>(kWebPage), kWebPageSize, "text/html; charset=utf-8");
+  });
   server_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     if (Service()) return Send(res, {200, "application/json", R"({"status":"ok"})"});
     Send(res, {503, "application/json", R"({"status":"loading"})"});

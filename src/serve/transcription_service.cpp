@@ -114,7 +114,8 @@ ServiceResponse TranscriptionService::Models() const {
                     {"owned_by", "libmome"},
                     {"audio_rate", pair.audio},
                     {"video_rate", pair.video},
-                    {"active_adapter_parameters", m.adapter_set()->ActiveParameters(static_cast<int64_t>(s))}});
+                    {"active_adapter_parameters", m.adapter_set()->ActiveParameters(static_cast<int64_t>(s))},
+                    {"word_timestamps", !alignment_.heads.empty()}});  // whether this model has alignment heads
   }
   return {200, "application/json", nlohmann::json{{"object", "list"}, {"data", data}}.dump()};
 }

@@ -66,11 +66,20 @@ std::unique_ptr<AVCodecContext, CodecCloser> OpenDecoder(AVFormatContext* fmt, i
   return ctx;
 }
 
+constexpr int kMaxInputSampleRate = 768000;  // the highest rate audio hardware records
+constexpr int kMaxInputChannels = 64;
+
 // Audio: every decoded frame goes through swr into mono float at the target rate.
 class AudioSink {
  public:
   AudioSink(const std::string& path, AVCodecContext* ctx, int64_t rate, double start_offset, double max_seconds)
       : path_(path), rate_(rate), max_samples_(static_cast<int64_t>(max_seconds * static_cast<double>(rate))) {
+    // A header can claim any rate or channel count; the resampler's tables grow with both (a 2 GHz "WAV" of a few
+    // bytes took gigabytes: found by fuzz_media).
+    MOME_CHECK(ctx->sample_rate > 0 && ctx->sample_rate <= kMaxInputSampleRate, ErrorCode::kCorruptFile, path,
+               ": audio sample rate ", ctx->sample_rate, " Hz is outside (0, ", kMaxInputSampleRate, "]");
+    MOME_CHECK(ctx->ch_layout.nb_channels <= kMaxInputChannels, ErrorCode::kUnsupported, path, ": ",
+               ctx->ch_layout.nb_channels, " audio channels (at most ", kMaxInputChannels, ")");
     AVChannelLayout mono;
     av_channel_layout_default(&mono, 1);
     AVChannelLayout in_layout;
