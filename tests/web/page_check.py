@@ -22,7 +22,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 def browser():
     options = Options()
     for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--window-size=1280,800"]:
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--window-size=1280,900"]:
         options.add_argument(flag)
     options.binary_location = "/usr/bin/chromium"
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
@@ -86,6 +86,7 @@ def main():
         if args.record:
             check_recording(driver)
         if args.screenshot:
+            driver.execute_script("window.scrollTo(0, 0)")
             driver.save_screenshot(args.screenshot)
     finally:
         driver.quit()

@@ -80,9 +80,9 @@ class AudioSink {
                ": audio sample rate ", ctx->sample_rate, " Hz is outside (0, ", kMaxInputSampleRate, "]");
     MOME_CHECK(ctx->ch_layout.nb_channels <= kMaxInputChannels, ErrorCode::kUnsupported, path, ": ",
                ctx->ch_layout.nb_channels, " audio channels (at most ", kMaxInputChannels, ")");
-    AVChannelLayout mono;
+    AVChannelLayout mono{};  // zeroed: av_channel_layout_copy frees what the target held (garbage would crash)
     av_channel_layout_default(&mono, 1);
-    AVChannelLayout in_layout;
+    AVChannelLayout in_layout{};
     if (ctx->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || ctx->ch_layout.nb_channels <= 0)
       av_channel_layout_default(&in_layout, std::max(1, ctx->ch_layout.nb_channels));
     else
