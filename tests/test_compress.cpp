@@ -181,6 +181,16 @@ TEST(Compress, BadCheckpointsGiveClearErrors) {
   EXPECT_NE(ReadError([] { compress::NamingFor("llama"); }).find("unknown --arch 'llama'"), std::string::npos);
   const auto mome = ReadError([&] { compress::NamingFor("mome", ckpt); });
   EXPECT_NE(mome.find("no experts found for --arch mome"), std::string::npos) << mome;
+  // A gap in the expert numbers (expert 1 missing, 2 present) would silently drop expert 2.
+  const auto naming = compress::NamingFor("mixtral");
+  std::vector<std::pair<std::string, at::Tensor>> gap;
+  for (int64_t e : {0, 2})
+    for (const auto& name : {naming.GateName(1, e), naming.UpName(1, e), naming.DownName(1, e)})
+      gap.emplace_back(name, torch::ones({4, 4}));
+  const std::string path = ::testing::TempDir() + "/experts_gap.safetensors";
+  io::SaveSafetensors(path, gap);
+  const auto missing = ReadError([&] { compress::ReadExpertLayer(io::CheckpointReader::Open(path), naming, 1); });
+  EXPECT_NE(missing.find("has expert 2 but no expert 1"), std::string::npos) << missing;
 }
 
 // Dense SwiGLU experts, the reference the compressed runtime must match.

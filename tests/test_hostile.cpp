@@ -445,3 +445,30 @@ TEST(Hostile, EveryFuzzFindingIsAnErrorNow) {
 
 }  // namespace
 }  // namespace mome
+
+namespace mome {
+namespace {
+
+TEST(Hostile, AddedTokensBeyondTheVocabularyAndRopeOfTheWrongTypeAreRefused) {
+  const std::string tok = Scratch("tok_gap.json");
+  std::ofstream(tok) << R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []},
+      "added_tokens": [{"id": 999999, "content": "<x>", "special": true}]})";
+  try {
+    text::LoadTokenizer(tok);
+    ADD_FAILURE() << "an added token id far past the vocabulary was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("999999"), std::string::npos) << e.what();
+  }
+  std::ofstream(tok) << R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []},
+      "added_tokens": [{"id": 2, "content": "<x>", "special": true}]})";
+  EXPECT_NO_THROW(text::LoadTokenizer(tok));  // right after the vocabulary, as HF appends them
+  for (const char* rope : {R"("rope_scaling": 5)", R"("rope_parameters": "llama3")", R"("rope_scaling": [1])"}) {
+    const std::string config = std::string(R"({"vocab_size": 32, "hidden_size": 16, "intermediate_size": 32,
+        "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 64, )") +
+                               rope + "}";
+    EXPECT_THROW(llm::LlamaConfig::FromJsonString(config, "config.json"), Error) << rope;
+  }
+}
+
+}  // namespace
+}  // namespace mome

@@ -26,15 +26,16 @@ export CCACHE_BASEDIR=$PWD
 # Tests that run several threads at once (ThreadSanitizer's subject); the rest of the suite is single-threaded.
 TSAN_TESTS='*Concurrent*:*Threads*:*Serve*:*Batch*'
 
-sanitized_build() {  # DIR SANITIZERS
+sanitized_build() {  # DIR SANITIZERS [CMAKE OPTIONS]
   cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ -DMOME_SANITIZE="$2" \
-    -DMOME_BUILD_BENCH=OFF >/dev/null
+    -DMOME_BUILD_BENCH=OFF "${@:3}" >/dev/null
   cmake --build "$1" -j "$JOBS"
 }
 
 if [ -z "$ONLY" ] || [ "$ONLY" = asan ]; then
   echo "check.sh: AddressSanitizer + UndefinedBehaviorSanitizer, whole suite" >&2
-  sanitized_build build-asan address,undefined
+  # With the fuzz targets' coverage instrumentation too: the fuzz stage then reuses this build.
+  sanitized_build build-asan address,undefined -DMOME_FUZZ=ON
   # LibTorch's own start-up allocations are never freed: leaks are judged by the fuzzers, per input.
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     MOME_SPM_SHIM=$PWD/build-asan/libmome_spm.so \
@@ -47,6 +48,6 @@ if [ -z "$ONLY" ] || [ "$ONLY" = tsan ]; then
     build-tsan/tests/mome_tests --gtest_filter="$TSAN_TESTS"
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = fuzz ]; then
-  tools/fuzz.sh --all --seconds "$FUZZ_SECONDS"
+  BUILD_DIR=build-asan tools/fuzz.sh --all --seconds "$FUZZ_SECONDS"
 fi
 echo "check.sh: all passed" >&2

@@ -28,8 +28,12 @@ done
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (tools/install_deps.sh installs it)" >&2; exit 1; }
 export CCACHE_BASEDIR=$PWD
+# A new folder builds no tests or benchmarks; an existing one keeps its settings (tools/check.sh fuzzes in build-asan,
+# whose library and tests it built already).
+EXTRA=()
+[ -f "$BUILD_DIR/CMakeCache.txt" ] || EXTRA=(-DMOME_BUILD_TESTS=OFF -DMOME_BUILD_BENCH=OFF)
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
-  -DMOME_FUZZ=ON -DMOME_SANITIZE=address,undefined -DMOME_BUILD_TESTS=OFF -DMOME_BUILD_BENCH=OFF >/dev/null
+  -DMOME_FUZZ=ON -DMOME_SANITIZE=address,undefined "${EXTRA[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" --target "$BUILD_TARGET" mome_spm
 if [ ${#TARGETS[@]} -eq 0 ]; then
   for exe in "$BUILD_DIR"/fuzz/fuzz_*; do TARGETS+=("$(basename "$exe" | sed 's/^fuzz_//')"); done

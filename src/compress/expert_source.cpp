@@ -1,6 +1,7 @@
 // Expert tensor naming per architecture and layer-by-layer reading of expert groups.
 #include "mome/compress/expert_source.h"
 
+#include <algorithm>
 #include <cstring>
 #include <iomanip>
 #include <set>
@@ -158,12 +159,38 @@ std::vector<int64_t> ExpertLayers(const io::CheckpointReader& ckpt, const Expert
   return {layers.begin(), layers.end()};
 }
 
+namespace {
+
+// The highest K for which the checkpoint holds the gate tensor of expert K of `layer` (-1 when none): the names of
+// experts 0 and 1 give the text around the index.
+int64_t HighestExpertIndex(const io::CheckpointReader& ckpt, const ExpertNaming& naming, int64_t layer) {
+  const std::string a = naming.GateName(layer, 0), b = naming.GateName(layer, 1);
+  size_t prefix = 0;
+  while (prefix < a.size() && a[prefix] == b[prefix]) ++prefix;
+  const std::string head = a.substr(0, prefix), tail = a.substr(prefix + 1);
+  int64_t highest = -1;
+  for (const auto& name : ckpt.Names()) {
+    if (name.size() <= head.size() + tail.size() || name.compare(0, head.size(), head) != 0 ||
+        name.compare(name.size() - tail.size(), tail.size(), tail) != 0)
+      continue;
+    const std::string index = name.substr(head.size(), name.size() - head.size() - tail.size());
+    if (index.size() < 10 && index.find_first_not_of("0123456789") == std::string::npos)
+      highest = std::max<int64_t>(highest, std::stoll(index));
+  }
+  return highest;
+}
+
+}  // namespace
+
 int64_t ExpertCount(const io::CheckpointReader& ckpt, const ExpertNaming& naming, int64_t layer) {
   if (naming.stacked) return MomeShapes(ckpt, naming, layer).first[0];
   int64_t n = 0;
   while (ckpt.Has(naming.GateName(layer, n))) ++n;
   MOME_CHECK(n > 0, ErrorCode::kNotFound, ckpt.path(), ": no experts found in layer ", layer, " (looked for ",
              naming.GateName(layer, 0), ")");
+  const int64_t beyond = HighestExpertIndex(ckpt, naming, layer);
+  MOME_CHECK(beyond < n, ErrorCode::kCorruptFile, ckpt.path(), ": layer ", layer, " has expert ", beyond,
+             " but no expert ", n, " (", naming.GateName(layer, n), "): experts must be numbered 0..N-1");
   return n;
 }
 

@@ -36,6 +36,9 @@ RopeConfig ParseRope(const json& j, const std::string& origin) {
   rope.theta = OptionalField<double>(j, "rope_theta", 10000.0, origin);
   // Newer transformers: rope_parameters {rope_type, rope_theta, ...}; hub format: rope_scaling {type|rope_type, ...}.
   const json* params = nullptr;
+  for (const char* key : {"rope_parameters", "rope_scaling"})  // an object or null; anything else is a broken file
+    MOME_CHECK(!j.contains(key) || j[key].is_object() || j[key].is_null(), ErrorCode::kCorruptFile, origin, ": '", key,
+               "' must be an object or null, got ", io::Describe(j[key]));
   if (j.contains("rope_parameters") && j["rope_parameters"].is_object())
     params = &j["rope_parameters"];
   else if (j.contains("rope_scaling") && j["rope_scaling"].is_object())

@@ -123,6 +123,11 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::FromFile(const std::string& path) {
     CheckSupportedTopLevel(root, path);
     BpeModel model = ParseModel(RequireMember(root, "model", path, "tokenizer.json"), path);
     AddedVocabulary added = ParseAddedTokens(root, path);
+    // Added tokens extend the vocabulary (HF appends them) or reuse its ids; an id past both leaves a gap of ids
+    // that decode to nothing and that no embedding table sized from the vocabulary has.
+    const int64_t id_limit = model.IdLimit() + static_cast<int64_t>(root.value("added_tokens", json::array()).size());
+    MOME_CHECK(added.MaxId() < id_limit, ErrorCode::kCorruptFile, path, ": an added token has id ", added.MaxId(),
+               ", beyond the vocabulary's ", model.IdLimit(), " ids and the added tokens that may follow them");
     PreTokenizer pre = PreTokenizer::FromJson(root.value("pre_tokenizer", json()), path);
     PostProcessor post = PostProcessor::FromJson(root.value("post_processor", json()), path);
     const bool byte_level = ParseDecoder(root.value("decoder", json()), path);
