@@ -24,6 +24,16 @@
 
 namespace mome::testing {
 
+// Sanitized builds load the SentencePiece shim without RTLD_DEEPBIND (the sanitizer runtimes refuse it), so
+// sentencepiece's protobuf meets LibTorch's (PLATFORM.md trap 1) and a process holding both crashes: tests that load
+// a SentencePiece model skip there. fuzz_sentencepiece (tools/fuzz.sh) checks the shim under the sanitizers alone.
+#ifdef MOME_SANITIZED
+#define MOME_SKIP_SENTENCEPIECE_IF_SANITIZED() \
+  GTEST_SKIP() << "SentencePiece cannot share a sanitized process with LibTorch (see test_helpers.h)"
+#else
+#define MOME_SKIP_SENTENCEPIECE_IF_SANITIZED() (void)0
+#endif
+
 inline std::string DataPath(const std::string& relative) {
   return std::string(MOME_TEST_DATA_DIR) + "/" + relative;
 }

@@ -44,7 +44,7 @@ fi
 if [ -z "$ONLY" ] || [ "$ONLY" = tsan ]; then
   echo "check.sh: ThreadSanitizer, the concurrency tests ($TSAN_TESTS)" >&2
   sanitized_build build-tsan thread
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 MOME_SPM_SHIM=$PWD/build-tsan/libmome_spm.so \
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tools/tsan.supp MOME_SPM_SHIM=$PWD/build-tsan/libmome_spm.so \
     build-tsan/tests/mome_tests --gtest_filter="$TSAN_TESTS"
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = fuzz ]; then
