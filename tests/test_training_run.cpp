@@ -102,6 +102,26 @@ class TrainingRun : public ::testing::Test {
     return lines;
   }
 
+  // A 2-step model with alignment heads (what the server's word timestamps need).
+  void TrainAlignedModel(const std::string& run) {
+    ASSERT_EQ(Train(run, "--set train.max_steps=2 --set train.val_data=").exit_code, 0);
+    ASSERT_EQ(testing::RunCommand(kTool + "/mome_align --model " + run + " --prepared " + root_ +
+                                  "/val --select-heads --heads 2")
+                  .exit_code,
+              0);
+  }
+
+  // An mp4 of a grey 96x96 mouth and a modulated tone from 0.2 s to `seconds` - 0.3 s: speech-like enough to decode.
+  static void MakeSpeechLikeClip(const std::string& path, double seconds) {
+    const std::string d = std::to_string(seconds), end = std::to_string(seconds - 0.3);
+    ASSERT_EQ(
+        testing::RunCommand("ffmpeg -nostdin -v error -y -f lavfi -i color=c=gray:s=96x96:r=25:d=" + d +
+                            " -f lavfi -i \"aevalsrc=0.3*sin(2*PI*300*t)*(0.55+0.45*sin(2*PI*3*t))*between(t\\,0.2\\," +
+                            end + "):s=16000:d=" + d + "\" -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest " + path)
+            .exit_code,
+        0);
+  }
+
   std::string root_;
 };
 
@@ -469,21 +489,9 @@ httplib::Result PostForm(httplib::Client& c, const std::string& file, const http
 }
 
 TEST_F(TrainingRun, ServeAnswersOpenAiRequestsConcurrentlyWithErrorsAsOpenAi) {
-  const std::string run = root_ + "/serve";
-  ASSERT_EQ(Train(run, "--set train.max_steps=2 --set train.val_data=").exit_code, 0);
-  ASSERT_EQ(testing::RunCommand(kTool + "/mome_align --model " + run + " --prepared " + root_ +
-                                "/val --select-heads --heads 2")
-                .exit_code,
-            0);
-  const std::string clip = root_ + "/clip.mp4";
-  ASSERT_EQ(testing::RunCommand(
-                "ffmpeg -nostdin -v error -y -f lavfi -i color=c=gray:s=96x96:r=25:d=1 -f lavfi -i "
-                "\"aevalsrc=0.3*sin(2*PI*300*t)*(0.55+0.45*sin(2*PI*3*t))*between(t\\,0.2\\,0.8):s=16000:d=1\" "
-                "-c:v libx264 -pix_fmt yuv420p "
-                "-c:a aac -shortest " +
-                clip)
-                .exit_code,
-            0);
+  const std::string run = root_ + "/serve", clip = root_ + "/clip.mp4";
+  ASSERT_NO_FATAL_FAILURE(TrainAlignedModel(run));
+  ASSERT_NO_FATAL_FAILURE(MakeSpeechLikeClip(clip, 1.0));
   ServeProcess server(run, {"--max-wait-ms", "300", "--max-batch", "4"});
   ASSERT_TRUE(server.WaitReady());
   httplib::Client c("127.0.0.1", server.port());
@@ -575,20 +583,9 @@ testing::CommandResult PageCheck(int port, const std::string& args) {
 TEST_F(TrainingRun, WebPageTranscribesUploadsAndRecordingsInHeadlessChromium) {
   if (!fs::exists("/usr/bin/chromium") || !fs::exists("/usr/bin/chromedriver"))
     GTEST_SKIP() << "no chromium + chromium-driver (tools/install_deps.sh installs them)";
-  const std::string run = root_ + "/web";
-  ASSERT_EQ(Train(run, "--set train.max_steps=2 --set train.val_data=").exit_code, 0);
-  ASSERT_EQ(testing::RunCommand(kTool + "/mome_align --model " + run + " --prepared " + root_ +
-                                "/val --select-heads --heads 2")
-                .exit_code,
-            0);
-  const std::string clip = root_ + "/clip.mp4";
-  ASSERT_EQ(testing::RunCommand(
-                "ffmpeg -nostdin -v error -y -f lavfi -i color=c=gray:s=96x96:r=25:d=1.5 -f lavfi -i "
-                "\"aevalsrc=0.3*sin(2*PI*300*t)*(0.55+0.45*sin(2*PI*3*t))*between(t\\,0.2\\,1.2):s=16000:d=1.5\" "
-                "-c:v libx264 -pix_fmt yuv420p -c:a aac -shortest " +
-                clip)
-                .exit_code,
-            0);
+  const std::string run = root_ + "/web", clip = root_ + "/clip.mp4";
+  ASSERT_NO_FATAL_FAILURE(TrainAlignedModel(run));
+  ASSERT_NO_FATAL_FAILURE(MakeSpeechLikeClip(clip, 1.5));
   ServeProcess server(run, {"--roi", "precropped"});
   ASSERT_TRUE(server.WaitReady());
   httplib::Client c("127.0.0.1", server.port());
