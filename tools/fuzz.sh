@@ -4,6 +4,7 @@
 #   tools/fuzz.sh [--seconds N] [--all] [TARGET...]
 #
 # --seconds N   fuzzing time per target (default 20: what CI runs; use 600 for a real campaign)
+# --seed N      libFuzzer's random seed (default: a new one each run; CI fixes it so that a run is repeatable)
 # --all         also the server's request target (links the whole library: a full instrumented build)
 # TARGET        e.g. safetensors wav (default: every target built)
 #
@@ -14,13 +15,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=20
+SEED=0
 BUILD_TARGET=fuzz_parsers
 TARGETS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_EACH="$2"; shift 2 ;;
     --all) BUILD_TARGET=fuzz_all; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --seed) SEED="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) TARGETS+=("$1"); shift ;;
   esac
@@ -53,7 +56,7 @@ for t in "${TARGETS[@]}"; do
   [ -d fuzz/regressions/"$t" ] && inputs+=(fuzz/regressions/"$t")
   result=ok
   # -max_len: the largest seed decides it otherwise; the media seeds need a few kB. -timeout: one input, seconds.
-  if ! "$exe" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
+  if ! "$exe" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 -seed="$SEED" \
       -artifact_prefix="$findings/" "$work" "${inputs[@]}" >"$log" 2>&1; then
     result="FINDING: $(ls -t "$findings" | head -1) (log: $log)"
     failed=1
