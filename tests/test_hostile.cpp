@@ -285,6 +285,7 @@ namespace {
 // One hostile command line: what a new user or an attacker might type. `keep` names an output that already holds
 // good results before the run and must be unchanged after it (a file, or a folder's marker file).
 struct CliCase {
+  CliCase(std::string a, std::string k = "") : args(std::move(a)), keep(std::move(k)) {}
   std::string args;
   std::string keep;
 };
@@ -428,6 +429,11 @@ TEST(Hostile, EveryFuzzFindingIsAnErrorNow) {
       {"media",
        [](const std::string& bytes) {
          io::DecodeMediaFromMemory(std::make_shared<const std::string>(bytes), "finding");
+       }},
+      {"hf_config",  // the first byte picks the reader, as in fuzz/fuzz_hf_config.cpp
+       [](const std::string& bytes) {
+         ASSERT_EQ(bytes.at(0), '\0') << "only Llama findings so far";
+         llm::LlamaConfig::FromJsonString(bytes.substr(1), "finding");
        }},
   };
   const fs::path root = fs::path(MOME_SOURCE_DIR) / "fuzz" / "regressions";

@@ -28,8 +28,8 @@ PreparedEntry PreparedEntryFromJson(const std::string& line, const std::string& 
   try {
     e.key = j.at("key").get<std::string>();
     e.text = j.at("text").get<std::string>();
-    e.n_frames = j.value("n_frames", int64_t{0});
-    e.n_samples = j.value("n_samples", int64_t{0});
+    e.n_frames = io::OptionalInt(j, "n_frames", 0, origin);
+    e.n_samples = io::OptionalInt(j, "n_samples", 0, origin);
     e.shard = j.at("shard").get<std::string>();
     e.video = j.value("video", std::string());
     e.audio = j.value("audio", std::string());

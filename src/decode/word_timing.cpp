@@ -25,10 +25,11 @@ AlignmentConfig LoadAlignmentConfig(const std::string& model_dir) {
   if (!fs::exists(path)) return c;
   const nlohmann::json j = io::ReadJsonObjectFile(path);
   try {
-    for (const auto& h : j.at("heads")) c.heads.push_back({h.at(0).get<int64_t>(), h.at(1).get<int64_t>()});
-    c.median_width = j.value("median_width", int64_t{7});
+    for (const auto& h : j.at("heads"))
+      c.heads.push_back({io::IntValue(h.at(0), path + ": a head's layer"), io::IntValue(h.at(1), path + ": a head")});
+    c.median_width = io::OptionalInt(j, "median_width", 7, path);
     c.selection_median_error = j.value("selection_median_error", -1.0);
-    c.selection_clips = j.value("selection_clips", int64_t{0});
+    c.selection_clips = io::OptionalInt(j, "selection_clips", 0, path);
   } catch (const nlohmann::json::exception& e) {
     MOME_FAIL(ErrorCode::kCorruptFile, path, ": malformed alignment heads (", e.what(), ")");
   }

@@ -96,7 +96,7 @@ CheckpointInfo ReadCheckpointInfo(const std::string& dir) {
   const nlohmann::json j = ReadJsonObjectFile(meta_path);
   CheckpointInfo info;
   try {
-    info.step = j.at("step").get<int64_t>();
+    info.step = RequireInt(j, "step", meta_path);
     info.base_fingerprint = j.at("base_fingerprint").get<std::string>();
     info.config_yaml = j.at("config").get<std::string>();
     info.extra = j.at("extra").get<std::map<std::string, std::string>>();

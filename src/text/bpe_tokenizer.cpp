@@ -85,7 +85,7 @@ AddedVocabulary ParseAddedTokens(const json& root, const std::string& path) {
   MOME_CHECK(list.is_array(), ErrorCode::kCorruptFile, path, ": added_tokens must be a list");
   for (const json& entry : list) {
     AddedToken token;
-    token.id = RequireMember(entry, "id", path, "added token").get<int64_t>();
+    token.id = io::IntValue(RequireMember(entry, "id", path, "added token"), path + ": an added token's id");
     token.content = RequireMember(entry, "content", path, "added token").get<std::string>();
     MOME_CHECK(token.id >= 0, ErrorCode::kCorruptFile, path, ": added token '", token.content, "' has id ", token.id);
     token.special = BoolOr(entry, "special", false);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mome/core/error.h"
+#include "mome/io/json.h"
 #include "text/tokenizer_json.h"
 
 namespace mome::text {
@@ -41,7 +42,7 @@ void PostProcessor::Parse(const nlohmann::json& config, const std::string& file,
             .get<std::string>();
     const auto& entry = RequireMember(specials, name.c_str(), file, "post_processor special_tokens");
     for (const auto& id : RequireMember(entry, "ids", file, "special token " + name)) {
-      (seen_sequence ? after : before).push_back(id.get<int64_t>());
+      (seen_sequence ? after : before).push_back(io::IntValue(id, file + ": special token " + name + "'s id"));
     }
   }
   MOME_CHECK(seen_sequence, ErrorCode::kCorruptFile, file, ": post_processor single template has no $A");

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <type_traits>
 
 #include "mome/core/error.h"
 
@@ -29,12 +30,22 @@ std::string Describe(const nlohmann::json& value);
 
 // The integer field `key` of object `j`: required (kNotFound when absent), or `fallback` when absent or null.
 int64_t RequireInt(const nlohmann::json& j, const char* key, const std::string& origin);
+// `v` as an int64: an integer in range, else mome::Error naming `what` (never nlohmann's unchecked conversion).
+int64_t IntValue(const nlohmann::json& v, const std::string& what);
 int64_t OptionalInt(const nlohmann::json& j, const char* key, int64_t fallback, const std::string& origin);
 
 // Any other field type; absent or null gives `fallback`, a value of the wrong type is kCorruptFile.
 template <typename T>
 T OptionalField(const nlohmann::json& j, const char* key, T fallback, const std::string& origin) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
+  // nlohmann converts any number to any arithmetic type unchecked (3e43 into an int64 is undefined behaviour,
+  // found by fuzz_hf_config): integer fields take integers only, in range.
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    const int64_t v = OptionalInt(j, key, static_cast<int64_t>(fallback), origin);
+    MOME_CHECK(static_cast<int64_t>(static_cast<T>(v)) == v && (std::is_signed_v<T> || v >= 0), ErrorCode::kCorruptFile,
+               origin, ": field '", key, "' is out of range: ", v);
+    return static_cast<T>(v);
+  }
   try {
     return j[key].get<T>();
   } catch (const nlohmann::json::exception&) {
