@@ -311,6 +311,22 @@ TEST_F(Media, PrepareKilledAtRandomMomentsThenRerunEqualsAnUninterruptedRun) {
   for (const auto& [name, bytes] : b) EXPECT_TRUE(a.count(name)) << "left behind: " << name;
 }
 
+TEST_F(Media, PrepareOnAFullDiskFailsInOneLineAndLeavesNoShardThatLooksComplete) {
+  const std::string tools = MOME_TOOL_DIR;
+  ASSERT_EQ(testing::RunCommand(tools + "/mome_synth --out " + dir_ + "/d --count 4 --split test --seed 9").exit_code,
+            0);
+  testing::SmallDisk disk(dir_ + "/disk", 96 * 1024);  // less than one shard of two clips
+  if (!disk.mounted()) GTEST_SKIP() << disk.why();
+  const auto r = testing::RunCommand(tools + "/mome_prepare --corpus lrs3 --root " + dir_ + "/d --split test --out " +
+                                     dir_ + "/disk/prepared --shard-size 2 --threads 1");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(testing::CountErrorLines(r.err), 1) << r.err;
+  for (const auto& [name, bytes] : PreparedFiles(dir_ + "/disk/prepared")) {
+    EXPECT_EQ(name.find(".tmp."), std::string::npos) << "left behind: " << name;
+    EXPECT_TRUE(name.find(".jsonl") == std::string::npos) << name << " marks a shard or corpus complete";
+  }
+}
+
 #else
 
 TEST_F(Media, WithoutFfmpegOnlyWavDecodes) {
