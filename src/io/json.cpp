@@ -67,20 +67,16 @@ std::string Describe(const nlohmann::json& value) {
   return text;
 }
 
-int64_t RequireInt(const nlohmann::json& j, const char* key, const std::string& origin) {
-  MOME_CHECK(j.contains(key), ErrorCode::kNotFound, origin, ": missing required field '", key, "'");
-  MOME_CHECK(j[key].is_number_integer(), ErrorCode::kCorruptFile, origin, ": field '", key,
-             "' must be an integer, got ", Describe(j[key]));
-  MOME_CHECK(!j[key].is_number_unsigned() || j[key].get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX),
-             ErrorCode::kCorruptFile, origin, ": field '", key, "' is out of range: ", Describe(j[key]));
-  return j[key].get<int64_t>();
-}
-
 int64_t IntValue(const nlohmann::json& v, const std::string& what) {
   MOME_CHECK(v.is_number_integer(), ErrorCode::kCorruptFile, what, " must be an integer, got ", Describe(v));
   MOME_CHECK(!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX), ErrorCode::kCorruptFile,
              what, " is out of range: ", Describe(v));
   return v.get<int64_t>();
+}
+
+int64_t RequireInt(const nlohmann::json& j, const char* key, const std::string& origin) {
+  MOME_CHECK(j.contains(key), ErrorCode::kNotFound, origin, ": missing required field '", key, "'");
+  return IntValue(j[key], origin + ": field '" + key + "'");
 }
 
 int64_t OptionalInt(const nlohmann::json& j, const char* key, int64_t fallback, const std::string& origin) {
