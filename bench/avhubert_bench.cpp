@@ -67,10 +67,12 @@ int Main(int argc, char** argv) {
   for (int64_t batch : cli.GetList("--batch")) {
     const auto video = clip.expand({batch, frames, 88, 88}).contiguous().to(device, dtype);
     ResetPeak(device);
-    const double ms = MedianMs(cli.GetInt("--repeat"), device, [&] { encoder->forward(video); });
+    const auto t = bench::TimeRuns(cli.GetInt("--repeat"), device, [&] { encoder->forward(video); });
     std::printf(
-        "{\"workload\": \"avhubert_%s\", \"batch\": %lld, \"seconds\": %.1f, \"ms\": %.3f, \"peak_mb\": %.1f}\n",
-        cli.GetFlag("--tiny") ? "tiny" : "large", static_cast<long long>(batch), frames / 25.0, ms, PeakMb(device));
+        "{\"workload\": \"avhubert_%s\", \"batch\": %lld, \"seconds\": %.1f, \"ms\": %.3f, \"min_ms\": %.3f, "
+        "\"max_ms\": %.3f, \"peak_mb\": %.1f}\n",
+        cli.GetFlag("--tiny") ? "tiny" : "large", static_cast<long long>(batch), frames / 25.0, t.median, t.min,
+        t.max, PeakMb(device));
   }
   return 0;
 }

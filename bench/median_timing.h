@@ -1,5 +1,5 @@
-// The benchmarks' timing rule: two warm-up calls, then the median of `repeat` timed calls, synchronising the GPU
-// around each so that queued kernels are counted. Also the peak GPU memory they report.
+// The benchmarks' timing rule: two warm-up calls, then the median (with min and max) of `repeat` timed calls,
+// synchronising the GPU around each so that queued kernels are counted. Also the peak GPU memory they report.
 #pragma once
 
 #include <c10/core/Device.h>
@@ -10,12 +10,30 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 namespace mome::bench {
 
+struct Timing {
+  double median = 0, min = 0, max = 0;  // ms
+};
+
+inline Timing Summarise(std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms.front(), ms.back()};
+}
+
+// "12.34 ms (12.01-13.20)": the median, then the range of the timed runs.
+inline std::string FormatTiming(const Timing& t) {
+  char text[96];
+  std::snprintf(text, sizeof text, "%8.2f ms (%.2f-%.2f)", t.median, t.min, t.max);
+  return text;
+}
+
 template <typename F>
-double MedianMs(int64_t repeat, c10::Device device, F&& f) {
+Timing TimeRuns(int64_t repeat, c10::Device device, F&& f) {
   f();
   f();
   if (device.is_cuda()) torch::cuda::synchronize();
@@ -26,8 +44,12 @@ double MedianMs(int64_t repeat, c10::Device device, F&& f) {
     if (device.is_cuda()) torch::cuda::synchronize();
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  return Summarise(std::move(ms));
+}
+
+template <typename F>
+double MedianMs(int64_t repeat, c10::Device device, F&& f) {
+  return TimeRuns(repeat, device, std::forward<F>(f)).median;
 }
 
 // Peak bytes allocated by tensors on `device` since the last ResetPeak, in MiB (0 off the GPU).

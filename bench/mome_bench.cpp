@@ -17,15 +17,11 @@
 #include "mome/core/device.h"
 #include "mome/decode/generate.h"
 #include "mome/llm/llama_loader.h"
+#include "median_timing.h"
 #include "tool_main.h"
 
 namespace mome {
 namespace {
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
 
 // A Generator keeps its KV cache and CUDA graph between calls, as a server decoding batch after batch does.
 double TimeGenerate(decode::Generator& generator, const at::Tensor& embeds) {
@@ -45,7 +41,7 @@ int Main(int argc, char** argv) {
       .AddOption("--new-tokens", "N", "generated tokens per run", "32")
       .AddOption("--batch", "LIST", "batch sizes", "1,8")
       .AddOption("--beams", "LIST", "beam sizes (1 = greedy)", "1")
-      .AddOption("--repeat", "N", "timed runs per point (median reported)", "5")
+      .AddOption("--repeat", "N", "timed runs per point (median, min and max reported)", "5")
       .AddFlag("--json", "print JSON lines instead of a table");
   if (!cli.Parse(argc, argv)) return 0;
   const c10::Device device = ParseDevice(cli.GetString("--device"));
@@ -84,16 +80,25 @@ int Main(int argc, char** argv) {
       std::vector<double> one, full;
       for (int64_t r = 0; r < repeat; ++r) one.push_back(TimeGenerate(prefill_only, embeds));
       for (int64_t r = 0; r < repeat; ++r) full.push_back(TimeGenerate(full_run, embeds));
-      const double prefill = Median(one);
-      const double per_token = (Median(full) - prefill) / static_cast<double>(new_tokens - 1);
+      const auto prefill = bench::Summarise(one), whole = bench::Summarise(full);
+      // The range of ms/token: the fastest and slowest full run, less the median prefill.
+      const auto per_token = [&](double full_ms) { return (full_ms - prefill.median) / (new_tokens - 1.0); };
       if (json) {
-        std::cout << nlohmann::json{{"impl", "libmome"}, {"workload", "llama_decode"}, {"batch", batch},
-                                    {"beams", beams},    {"prefill_ms", prefill},      {"ms_per_token", per_token}}
+        std::cout << nlohmann::json{{"impl", "libmome"},
+                                    {"workload", "llama_decode"},
+                                    {"batch", batch},
+                                    {"beams", beams},
+                                    {"prefill_ms", prefill.median},
+                                    {"prefill_min_ms", prefill.min},
+                                    {"prefill_max_ms", prefill.max},
+                                    {"ms_per_token", per_token(whole.median)},
+                                    {"ms_per_token_min", per_token(whole.min)},
+                                    {"ms_per_token_max", per_token(whole.max)}}
                          .dump()
                   << std::endl;
       } else {
         std::printf("%-14s %6ld %6ld %12.3f %12.3f\n", "llama_decode", static_cast<long>(batch),
-                    static_cast<long>(beams), prefill, per_token);
+                    static_cast<long>(beams), prefill.median, per_token(whole.median));
       }
     }
   }

@@ -79,24 +79,26 @@ int Main(int argc, char** argv) {
   const auto opts = at::TensorOptions().device(device).dtype(dtype);
   for (int64_t batch : {1, 8}) {
     const auto features = at::randn({batch, c.num_mel_bins, frontend::kWhisperChunkFrames}, opts);
-    const double ms = MedianMs(repeat, device, [&] { encoder->forward(features); });
+    const auto t = bench::TimeRuns(repeat, device, [&] { encoder->forward(features); });
     if (batch == 1 && !profile.empty())
       bench::ProfileToTrace(profile + "padded_b1.json", device.is_cuda(), [&] { encoder->forward(features); });
-    std::printf("encoder 30 s padded, batch %lld: %8.2f ms\n", static_cast<long long>(batch), ms);
+    std::printf("encoder 30 s padded, batch %lld: %s\n", static_cast<long long>(batch), bench::FormatTiming(t).c_str());
   }
   const int64_t frames = static_cast<int64_t>(seconds * 100);
   for (int64_t batch : {1, 8}) {
     const auto features = at::randn({batch, c.num_mel_bins, frames}, opts);
-    const double ms = MedianMs(repeat, device, [&] { encoder->forward(features); });
+    const auto t = bench::TimeRuns(repeat, device, [&] { encoder->forward(features); });
     if (batch == 1 && !profile.empty())
       bench::ProfileToTrace(profile + "true_length_b1.json", device.is_cuda(), [&] { encoder->forward(features); });
-    std::printf("encoder %.1f s true length, batch %lld: %8.2f ms\n", seconds, static_cast<long long>(batch), ms);
+    std::printf("encoder %.1f s true length, batch %lld: %s\n", seconds, static_cast<long long>(batch),
+                bench::FormatTiming(t).c_str());
   }
   // End to end from waveforms (log-mel on the encoder's device + encoder), reference mode, batch 1.
   const std::vector<at::Tensor> wave = {at::randn({static_cast<int64_t>(seconds * 16000)}) * 0.1};
   encoders::WhisperAudioOptions ref;
-  const double e2e = MedianMs(repeat, device, [&] { encoders::EncodeWaveforms(encoder, wave, ref); });
-  std::printf("waveform -> log-mel -> encoder (padded, cut), %.1f s clip, batch 1: %8.2f ms\n", seconds, e2e);
+  const auto e2e = bench::TimeRuns(repeat, device, [&] { encoders::EncodeWaveforms(encoder, wave, ref); });
+  std::printf("waveform -> log-mel -> encoder (padded, cut), %.1f s clip, batch 1: %s\n", seconds,
+              bench::FormatTiming(e2e).c_str());
   return 0;
 }
 

@@ -65,6 +65,33 @@ TEST(AVHubert, PaddedRowsEqualTheClipAlone) {
   EXPECT_TRUE(torch::isfinite(both).all().item<bool>());
 }
 
+TEST(AVHubert, FrontendAsStackedFramesEqualsFairseqsConv3d) {
+  // fairseq's frontend3D: Conv3d(k 5x7x7, s 1x2x2, p 2x3x3) -> BatchNorm3d -> PReLU -> MaxPool3d(1x3x3, s 1x2x2,
+  // p 0x1x1), computed here with the 3-D ops on the module's own weights, against FrontendFrames' conv2d over 5
+  // stacked frames. Eval and training mode (batch statistics over the same elements).
+  torch::manual_seed(1);
+  auto enc = encoders::RandomAVHubertEncoder(AVHubertConfig::Tiny(), at::kCPU, at::kFloat, 3);
+  auto& resnet = *enc->feature_extractor_video->resnet;
+  const auto video = torch::randn({2, 9, 40, 36});
+  auto conv = std::dynamic_pointer_cast<encoders::ConvImpl>(resnet.frontend3D[0]);
+  auto bn = std::dynamic_pointer_cast<encoders::BatchNormImpl>(resnet.frontend3D[1]);
+  auto act = std::dynamic_pointer_cast<encoders::ActivationImpl>(resnet.frontend3D[2]);
+  bn->running_mean.uniform_(-0.5, 0.5);
+  bn->running_var.uniform_(0.5, 2.0);
+  torch::NoGradGuard no_grad;
+  for (bool training : {false, true}) {
+    resnet.train(training);
+    auto x = at::conv3d(video.unsqueeze(1), conv->weight, {}, {1, 2, 2}, {2, 3, 3});
+    x = at::batch_norm(x, bn->weight, bn->bias, bn->running_mean.clone(), bn->running_var.clone(), training, 0.1,
+                       1e-5, false);
+    x = at::max_pool3d(act->forward(x), {1, 3, 3}, {1, 2, 2}, {0, 1, 1});  // [B, w, T, h, w']
+    const auto expected = x.transpose(1, 2).reshape({18, x.size(1), x.size(3), x.size(4)});
+    const auto got = resnet.FrontendFrames(video);
+    ASSERT_EQ(got.sizes(), expected.sizes());
+    EXPECT_LT((got - expected).abs().max().item<float>(), 1e-4f) << "training " << training;
+  }
+}
+
 TEST(AVHubert, PosConvIsWeightNormedAndSamePadded) {
   auto c = AVHubertConfig::Tiny();
   encoders::AVHubertPosConvImpl pc(c, at::TensorOptions());

@@ -6,7 +6,9 @@ TransformerEncoder with weight-normed positional conv), written from those files
 It loads the weights libmome's avhubert_bench --save DIR wrote, runs the same input, reports the largest
 difference from libmome's output relative to the output's scale, and times its forward at the given batch sizes:
     python3 bench/reference/avhubert_reference.py --dir DIR --device cuda --dtype bf16 --batch 1,8
-One JSON line per batch size: {"workload", "batch", "seconds", "ms", "peak_mb", "max_rel_diff"}.
+One JSON line per batch size: {"workload", "impl", "batch", "seconds", "ms", "min_ms", "max_ms", "peak_mb",
+"max_rel_diff"}. --compile adds the same model under torch.compile (impl "torch.compile", default mode) as a
+second peer; its warm-up (compilation) is not timed.
 """
 import argparse
 import json
@@ -169,6 +171,7 @@ def main():
     ap.add_argument("--dtype", default="bf16")
     ap.add_argument("--batch", default="1")
     ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile(model)")
     a = ap.parse_args()
     dtype = torch.bfloat16 if a.dtype == "bf16" else torch.float32
     with safe_open(f"{a.dir}/avhubert.safetensors", "pt") as f:
@@ -184,22 +187,30 @@ def main():
         out = model(clip.to(a.device, dtype)).float().cpu()
         ref = io["output"]
         rel = ((out - ref).abs().max() / ref.abs().max()).item()
-        for batch in map(int, a.batch.split(",")):
-            video = clip.expand(batch, *clip.shape[1:]).contiguous().to(a.device, dtype)
-            for _ in range(2):
-                model(video)
-            torch.cuda.synchronize() if a.device.startswith("cuda") else None
-            torch.cuda.reset_peak_memory_stats() if a.device.startswith("cuda") else None
-            ms = []
-            for _ in range(a.repeat):
-                t0 = time.perf_counter()
-                model(video)
-                torch.cuda.synchronize() if a.device.startswith("cuda") else None
-                ms.append((time.perf_counter() - t0) * 1000)
-            peak = torch.cuda.max_memory_allocated() / 2**20 if a.device.startswith("cuda") else 0
-            print(json.dumps({"workload": "avhubert", "batch": batch, "seconds": clip.shape[1] / 25,
-                              "ms": sorted(ms)[len(ms) // 2], "peak_mb": peak, "max_rel_diff": rel}))
+        peers = [("eager", model)] + ([("torch.compile", torch.compile(model))] if a.compile else [])
+        for impl, peer in peers:
+            for batch in map(int, a.batch.split(",")):
+                video = clip.expand(batch, *clip.shape[1:]).contiguous().to(a.device, dtype)
+                ms, peak = time_forward(peer, video, a.repeat, a.device.startswith("cuda"))
+                print(json.dumps({"workload": "avhubert", "impl": impl, "batch": batch, "seconds": clip.shape[1] / 25,
+                                  "ms": ms[len(ms) // 2], "min_ms": ms[0], "max_ms": ms[-1], "peak_mb": peak,
+                                  "max_rel_diff": rel}), flush=True)
 
+
+def time_forward(model, video, repeat, cuda):
+    """Sorted wall times (ms) of `repeat` forwards after 3 warm-ups (compilation happens there), and peak MiB."""
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    for _ in range(3):
+        model(video)
+    sync()
+    torch.cuda.reset_peak_memory_stats() if cuda else None
+    ms = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        model(video)
+        sync()
+        ms.append((time.perf_counter() - t0) * 1000)
+    return sorted(ms), (torch.cuda.max_memory_allocated() / 2**20 if cuda else 0)
 
 if __name__ == "__main__":
     main()

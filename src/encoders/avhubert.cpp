@@ -121,9 +121,8 @@ AVHubertVisualEncoderImpl::AVHubertVisualEncoderImpl(const AVHubertConfig& c, co
 at::Tensor AVHubertVisualEncoderImpl::VideoFeatures(const at::Tensor& video, const at::Tensor& valid) const {
   const int64_t B = video.size(0), T = video.size(1);
   const auto& resnet = feature_extractor_video->resnet;
-  const auto front = resnet->Frontend(video.unsqueeze(1));  // [B, w, T, h, w']
   // The per-frame trunk runs on valid frames only: padded frames are masked later, so skipping them is exact.
-  auto frames = front.transpose(1, 2).reshape({B * T, front.size(1), front.size(3), front.size(4)});
+  const auto frames = resnet->FrontendFrames(video);  // [B*T, w, h, w']
   at::Tensor pooled;
   if (valid.defined() && !valid.all().item<bool>()) {
     const auto index = valid.reshape({B * T}).nonzero().squeeze(1);

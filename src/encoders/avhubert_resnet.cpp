@@ -87,9 +87,16 @@ ResEncoderImpl::ResEncoderImpl(const ResNetConfig& c, const at::TensorOptions& o
   }
 }
 
-at::Tensor ResEncoderImpl::Frontend(const at::Tensor& video) const {
-  auto x = frontend_act_->forward(frontend_bn_->forward(frontend_conv_->forward(video)));
-  return at::max_pool3d(x, {1, 3, 3}, {1, 2, 2}, {0, 1, 1});
+at::Tensor ResEncoderImpl::FrontendFrames(const at::Tensor& video) const {
+  const auto& w3 = frontend_conv_->weight;  // [w, 1, kt, kh, kw], temporal padding kt / 2 ("same")
+  const int64_t B = video.size(0), T = video.size(1), H = video.size(2), W = video.size(3), kt = w3.size(2);
+  const auto padded = at::constant_pad_nd(video, {0, 0, 0, 0, kt / 2, kt / 2});
+  // [B, T, H, W, kt] windows -> [B*T, kt, H, W]: frame t sees frames t-2..t+2 as input channels.
+  const auto stacked = padded.unfold(1, kt, 1).permute({0, 1, 4, 2, 3}).reshape({B * T, kt, H, W});
+  const auto w2 = w3.view({w3.size(0), kt, w3.size(3), w3.size(4)});
+  auto x = at::conv2d(stacked, w2, {}, {2, 2}, {w3.size(3) / 2, w3.size(4) / 2});
+  x = frontend_act_->forward(frontend_bn_->forward(x));  // per channel: the same over [B*T, w, h, w'] as 3-D
+  return at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
 }
 
 at::Tensor ResEncoderImpl::Trunk(const at::Tensor& frames) const {

@@ -71,8 +71,10 @@ TORCH_MODULE(BasicBlock);
 class ResEncoderImpl : public torch::nn::Module {
  public:
   ResEncoderImpl(const ResNetConfig& config, const at::TensorOptions& options);
-  // video [B, 1, T, H, W] -> frontend [B, w, T, H/4, W/4] (H, W rounded as the convs do).
-  at::Tensor Frontend(const at::Tensor& video) const;
+  // video [B, T, H, W] -> frontend per frame [B*T, w, H/4, W/4] (H, W rounded as the convs do). The Conv3d of
+  // the checkpoint runs as a conv2d over 5 stacked neighbouring frames: the same sums, but cuDNN's 2-D kernels
+  // are tuned where its 3-D ones for one input channel are not (measured on the H200: README Performance).
+  at::Tensor FrontendFrames(const at::Tensor& video) const;
   // frames [N, w, h, w'] -> [N, 8w] (per-frame trunk and global average pool).
   at::Tensor Trunk(const at::Tensor& frames) const;
 
