@@ -371,6 +371,34 @@ TEST_F(TrainingRun, InitFromCopiesTheTensorsTwoRunsShare) {
   EXPECT_NE(missing.err.find(root_ + "/none"), std::string::npos) << missing.err;
 }
 
+// tools/export_llm.py (tools/ablation.sh's frozen LLM): the exported folder holds exactly the run's fine-tuned
+// Llama tensors, loads as llm.path with the LLM frozen, and an existing folder is never overwritten.
+TEST_F(TrainingRun, ExportedLlmIsTheRunsLlamaAndTrainsFrozen) {
+  ASSERT_EQ(Train(root_ + "/first", "--set train.max_steps=2 --set train.val_data=").exit_code, 0);
+  const std::string exporter = "/usr/bin/python3 " + std::string(MOME_SOURCE_DIR) + "/tools/export_llm.py ";
+  const std::string exported = root_ + "/exported";
+  const auto made = testing::RunCommand(exporter + root_ + "/first " + root_ + "/llm " + exported);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const auto run = io::SafetensorsFile::Open(io::LatestCheckpoint(root_ + "/first") + "/trainable.safetensors");
+  const auto llm = io::SafetensorsFile::Open(exported + "/model.safetensors");
+  const auto original = io::SafetensorsFile::Open(root_ + "/llm/model.safetensors");
+  int64_t compared = 0, changed = 0;
+  for (const auto& name : llm->Names()) {
+    ASSERT_TRUE(run->Has("llm." + name)) << name;
+    EXPECT_TRUE(at::equal(llm->Get(name), run->Get("llm." + name))) << name;
+    changed += at::equal(llm->Get(name), original->Get(name)) ? 0 : 1;
+    ++compared;
+  }
+  EXPECT_EQ(compared, static_cast<int64_t>(original->Names().size()));
+  EXPECT_GT(changed, 0);  // the run trained its Llama: the export is not the starting checkpoint
+  const auto frozen = Train(root_ + "/second", "--set train.max_steps=1 --set train.val_data= --set llm.trainable=false "
+                                               "--set llm.path=" + exported);
+  EXPECT_EQ(frozen.exit_code, 0) << frozen.err;
+  const auto again = testing::RunCommand(exporter + root_ + "/first " + root_ + "/llm " + exported);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("exists"), std::string::npos) << again.err;
+}
+
 TEST_F(TrainingRun, TimestampsNeedAlignmentHeadsThenGiveWordsSubtitlesAndScores) {
   const std::string run = root_ + "/ts";
   ASSERT_EQ(Train(run, "--set train.max_steps=4 --set train.val_data=").exit_code, 0);

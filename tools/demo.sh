@@ -11,7 +11,7 @@
 #      adapters), then VSR initialised from the AVSR model ($RUN/vsr). train.init_from copies the tensors they share.
 #   5. mome_decode on the test split at every trained rate pair, then a WER table.
 # Every stage resumes: a re-run skips what is finished. DEMO_ASR_STEPS / DEMO_STEPS (AVSR) / DEMO_VSR_STEPS /
-# DEMO_TRAIN_CLIPS scale it down or up.
+# DEMO_TRAIN_CLIPS scale it down or up; DEMO_NOISE_PROB sets the AVSR stage's noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${MOME_SKIP_INSTALL:-0}" != 1 ]; then ./tools/install_deps.sh; fi
@@ -21,24 +21,12 @@ RUN=${RUN:-runs/demo}
 ASR_STEPS=${DEMO_ASR_STEPS:-1000}
 STEPS=${DEMO_STEPS:-600}
 VSR_STEPS=${DEMO_VSR_STEPS:-250}
-TRAIN_CLIPS=${DEMO_TRAIN_CLIPS:-1000}
-TRAIN_VOICES=en-us+m1,en-us+f2,en+m3,en-us+m7,en-gb-x-rp+f4,en-029+m2
-TEST_VOICES=en-us+m4,en+f3
+# The AVSR stage hears babble on NOISE_PROB of its clips at -5..15 dB: without it nothing teaches the model to
+# look at the lips when the audio fails (issue 21: clean-only training scored like the audio-only model at 0 dB).
+NOISE_PROB=${DEMO_NOISE_PROB:-0.5}
 start=$(date +%s)
-mkdir -p "$RUN"
-
-echo "== 1/5 synthesising the GRID corpus" >&2
-"$BIN"/mome_synth --out "$RUN/corpus" --split trainval --count "$TRAIN_CLIPS" --voices "$TRAIN_VOICES" --seed 1
-"$BIN"/mome_synth --out "$RUN/corpus" --split val --count 48 --voices "$TRAIN_VOICES" --seed 2
-"$BIN"/mome_synth --out "$RUN/corpus" --split test --count 120 --voices "$TEST_VOICES" --seed 3
-
-echo "== 2/5 preparing" >&2
-"$BIN"/mome_prepare --corpus lrs3 --root "$RUN/corpus" --split trainval --out "$RUN/prepared/train"
-"$BIN"/mome_prepare --corpus lrs3 --root "$RUN/corpus" --split val --out "$RUN/prepared/val"
-"$BIN"/mome_prepare --corpus lrs3 --root "$RUN/corpus" --split test --out "$RUN/prepared/test"
-
-echo "== 3/5 the tiny Llama" >&2
-[ -f "$RUN/llm/config.json" ] || "$BIN"/mome_make_tiny --config configs/demo/llm.yaml --out "$RUN/llm"
+echo "== 1-3/5 corpus, prepared shards, tiny Llama (tools/demo_data.sh)" >&2
+tools/demo_data.sh "$RUN"
 
 echo "== 4/5 training (ASR, then AVSR from it, then VSR from that)" >&2
 paths=(--set "llm.path=$RUN/llm" --set "train.data=$RUN/prepared/train" --set "train.val_data=$RUN/prepared/val")
@@ -51,7 +39,8 @@ train() {  # train OUT_DIR STEPS [--set ...]
     "$@" "${resume[@]}"
 }
 train "$RUN/asr" "$ASR_STEPS" --set model.modality=asr --set model.video_rates=[] --set video_encoder.preset=
-train "$RUN" "$STEPS" --set "train.init_from=$RUN/asr" --set train.lr=0.0015
+train "$RUN" "$STEPS" --set "train.init_from=$RUN/asr" --set train.lr=0.0015 --set "train.noise_prob=$NOISE_PROB" \
+  --set train.snr_min=-5 --set train.snr_max=15
 train "$RUN/vsr" "$VSR_STEPS" --set model.modality=vsr --set model.audio_rates=[] --set audio_encoder.preset= \
   --set "train.init_from=$RUN" --set train.lr=0.0015
 
@@ -75,4 +64,29 @@ for a in 4 8; do for v in 2 4; do decode "$RUN" avsr "$a" "$v"; done; done
 for a in 4 8; do decode "$RUN/asr" asr "$a" -; done
 for v in 2 4; do decode "$RUN/vsr" vsr - "$v"; done
 cat "$table"
+
+echo "== babble noise: WER against SNR (the same babble for each model)" >&2
+sweep() {  # sweep MODEL MODALITY AUDIO_RATE VIDEO_RATE -> $RUN/decode/NAME_snr.md (+ .dat)
+  local model=$1 modality=$2 rates=() name=$2
+  [ "$3" != - ] && rates+=(--audio-rate "$3") && name+="_a$3"
+  [ "$4" != - ] && rates+=(--video-rate "$4") && name+="_v$4"
+  "$BIN"/mome_decode --model "$model" --prepared "$RUN/prepared/test" --modality "$modality" "${rates[@]}" \
+    --beam-size 4 --max-new-tokens 10 --snr-sweep --output "$RUN/decode/${name}_snr.md" 2> "$RUN/decode/${name}_snr.log"
+}
+for a in ${DEMO_SWEEP_AUDIO_RATES:-4}; do sweep "$RUN" avsr "$a" 2; sweep "$RUN/asr" asr "$a" -; done
+noise="$RUN/decode/noise.md"
+{
+  printf '| SNR (dB) |'; for f in "$RUN"/decode/*_snr.md; do printf ' %s |' "$(basename "$f" _snr.md)"; done
+  printf '\n|---|'; for f in "$RUN"/decode/*_snr.md; do printf -- '---|'; done; printf '\n'
+  for snr in -5 0 5 10 15 20 clean; do
+    printf '| %s |' "$snr"
+    for f in "$RUN"/decode/*_snr.md; do printf ' %s |' "$(awk -F'|' -v s="$snr" '$2 ~ "^ *"s" *$" {gsub(/ /, "", $3); print $3}' "$f")"; done
+    printf '\n'
+  done
+} > "$noise"
+plots=()
+for f in "$RUN"/decode/*_snr.md.dat; do plots+=("'$f' using 1:2 with linespoints lw 2 title '$(basename "$f" _snr.md.dat)'"); done
+printf 'set terminal pngcairo size 800,500\nset output "%s"\nset grid\nset xlabel "SNR of babble (dB)"\nset ylabel "WER (%%)"\nplot %s\n' \
+  "$RUN/decode/noise.png" "$(IFS=,; echo "${plots[*]}")" | gnuplot
+cat "$noise"
 echo "demo: finished in $(( $(date +%s) - start )) s after the build; model in $RUN, hypotheses in $RUN/decode" >&2
