@@ -2,22 +2,24 @@
 # One command on the GPU machine (device tool): builds libmome with CUDA, runs its tests, then times libmome
 # and the Python reference (HF transformers) on the same Llama-3.2-1B-shaped random bf16 weights, and writes
 # bench/results/<date>-<gpu>.md (also copied to $OUT when set).
-#   bench/run_gpu.sh [--skip-tests] [--only SECTIONS]
+#   bench/run_gpu.sh [--skip-tests] [--only SECTIONS [--tests]]
 # SECTIONS: a comma list of decode, adapters, whisper, avhubert, mobe, avsr (default: all of them). With --only,
 # only the benchmark programs those sections need are built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SKIP_TESTS=0
+SKIP_TESTS=0 RUN_TESTS=0
 ONLY=decode,adapters,whisper,avhubert,mobe,avsr
 while [ $# -gt 0 ]; do
   case "$1" in
     --skip-tests) SKIP_TESTS=1 ;;
     --only) ONLY=$2; SKIP_TESTS=1; shift ;;
     --only=*) ONLY=${1#--only=}; SKIP_TESTS=1 ;;
-    *) echo "run_gpu.sh: unknown argument '$1' (use --skip-tests, --only SECTIONS)" >&2; exit 1 ;;
+    --tests) RUN_TESTS=1 ;;
+    *) echo "run_gpu.sh: unknown argument '$1' (use --skip-tests, --only SECTIONS, --tests)" >&2; exit 1 ;;
   esac
   shift
 done
+[ "$RUN_TESTS" = 1 ] && SKIP_TESTS=0  # --tests: the test suite too, with --only
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 BUILD_DIR=${BUILD_DIR:-build-cuda}
 MODEL_DIR=${MODEL_DIR:-/tmp/mome_llama_1b}
