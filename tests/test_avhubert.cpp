@@ -82,8 +82,8 @@ TEST(AVHubert, FrontendAsStackedFramesEqualsFairseqsConv3d) {
   for (bool training : {false, true}) {
     resnet.train(training);
     auto x = at::conv3d(video.unsqueeze(1), conv->weight, {}, {1, 2, 2}, {2, 3, 3});
-    x = at::batch_norm(x, bn->weight, bn->bias, bn->running_mean.clone(), bn->running_var.clone(), training, 0.1,
-                       1e-5, false);
+    x = at::batch_norm(x, bn->weight, bn->bias, bn->running_mean.clone(), bn->running_var.clone(), training, 0.1, 1e-5,
+                       false);
     x = at::max_pool3d(act->forward(x), {1, 3, 3}, {1, 2, 2}, {0, 1, 1});  // [B, w, T, h, w']
     const auto expected = x.transpose(1, 2).reshape({18, x.size(1), x.size(3), x.size(4)});
     const auto got = resnet.FrontendFrames(video);

@@ -10,6 +10,7 @@
 #include "mome/core/error.h"
 #include "mome/data/augment.h"
 #include "mome/data/batch_sampler.h"
+#include "mome/data/clip_sequence.h"
 #include "mome/data/lrs_transcript.h"
 #include "mome/data/noise.h"
 
@@ -214,6 +215,75 @@ TEST(Corpus, ReadsAutoAvsrCsvAndManifests) {
 
 namespace mome {
 namespace {
+
+data::PreparedClip ToneClip(const std::string& key, const std::string& text, int64_t frames, int64_t samples,
+                            float level) {
+  data::PreparedClip c;
+  c.key = key;
+  c.text = text;
+  c.words = {{text, 0.04, 0.04 * static_cast<double>(frames)}};
+  c.video = torch::full({frames, 4, 4}, level * 100, torch::kByte);
+  c.video[frames - 1].fill_(static_cast<uint8_t>(level * 100 + 1));  // the edge frame a pause must hold
+  c.audio = torch::full({samples}, level);
+  return c;
+}
+
+TEST(Augment, JoinedAndPaddedClipsKeepAudioVideoAndWordTimesInStep) {
+  // a: 5 frames with 3,000 samples (short of 5 x 640: padded to the frame), b: 3 frames, a 2-frame pause.
+  const auto a = ToneClip("s/a", "bin blue", 5, 3000, 0.5f), b = ToneClip("s/b", "set red", 3, 1920, 0.25f);
+  const auto j = data::JoinClips(a, b, 2);
+  EXPECT_EQ(j.text, "bin blue set red");
+  ASSERT_EQ(j.video.size(0), 10);
+  ASSERT_EQ(j.audio.numel(), 10 * 640);
+  EXPECT_EQ(j.audio[2999].item<float>(), 0.5f);
+  EXPECT_EQ(j.audio[3000].item<float>(), 0.0f);      // a's audio padded to its last frame, then the pause
+  EXPECT_EQ(j.audio[7 * 640].item<float>(), 0.25f);  // b starts with its first video frame (frame 7)
+  EXPECT_EQ(j.audio[7 * 640 - 1].item<float>(), 0.0f);
+  EXPECT_TRUE(torch::equal(j.video[5], a.video[4]));  // the pause holds a's last frame
+  EXPECT_TRUE(torch::equal(j.video[7], b.video[0]));
+  ASSERT_EQ(j.words.size(), 2u);
+  EXPECT_NEAR(j.words[1].start, 0.04 + 7 * 0.04, 1e-9);
+  const auto p = data::PadClip(b, 3, 1);
+  ASSERT_EQ(p.video.size(0), 7);
+  ASSERT_EQ(p.audio.numel(), 7 * 640);
+  EXPECT_EQ(p.audio.narrow(0, 0, 3 * 640).abs().max().item<float>(), 0.0f);
+  EXPECT_EQ(p.audio[3 * 640].item<float>(), 0.25f);
+  EXPECT_TRUE(torch::equal(p.video[0], b.video[0]));
+  EXPECT_TRUE(torch::equal(p.video[6], b.video[2]));
+  EXPECT_NEAR(p.words[0].start, 0.04 + 3 * 0.04, 1e-9);
+  // Audio-only clips join by their samples' frames.
+  auto audio_only = a;
+  audio_only.video = at::Tensor();
+  EXPECT_EQ(data::JoinClips(audio_only, audio_only, 1).audio.numel(), 5 * 640 + 640 + 3000);
+}
+
+TEST(Augment, SequencesAreSeededAndOffByDefault) {
+  const std::vector<data::PreparedClip> batch = {ToneClip("s/a", "a", 5, 3200, 0.5f),
+                                                 ToneClip("s/b", "b", 4, 2560, 0.3f)};
+  auto other = [](std::mt19937_64& pick) { return ToneClip("s/o" + std::to_string(pick() % 3), "o", 2, 1280, 0.1f); };
+  data::SequenceOptions o;
+  EXPECT_FALSE(o.any());
+  o.join_prob = 1.0;
+  o.pause_max_seconds = 0.2;
+  o.pad_max_seconds = 0.2;
+  auto run = [&](uint64_t seed) {
+    auto clips = batch;
+    std::mt19937_64 rng(seed);
+    data::AugmentSequences(&clips, o, other, rng);
+    return clips;
+  };
+  const auto x = run(7), y = run(7);
+  for (size_t i = 0; i < x.size(); ++i) {
+    EXPECT_EQ(x[i].key, y[i].key);
+    EXPECT_TRUE(torch::equal(x[i].audio, y[i].audio));
+    EXPECT_EQ(x[i].text, batch[i].text + " o");  // join_prob 1: every clip is followed by another
+    EXPECT_EQ(x[i].audio.numel(), x[i].video.size(0) * 640);
+    EXPECT_LE(x[i].video.size(0), batch[i].video.size(0) + 2 + 5 + 5 + 5);  // + other, pause and pads <= 0.2 s
+  }
+  bool differs = false;  // another seed draws other pauses or pads somewhere in a few tries
+  for (uint64_t seed = 8; seed < 16 && !differs; ++seed) differs = run(seed)[0].audio.numel() != x[0].audio.numel();
+  EXPECT_TRUE(differs);
+}
 
 TEST(Augment, SeededNoiseAtTheDrawnSnrAndTimeMasks) {
   torch::manual_seed(0);

@@ -87,7 +87,7 @@ class TrainingRun : public ::testing::Test {
       << "train: {data: " << root_ << "/train, val_data: " << root_ << "/val, max_steps: 8, checkpoint_every: 2, "
       << "log_every: 1, max_frames: 40, lr: 0.003, warmup_steps: 2, seed: 3, eval_every: 4, eval_max_clips: 4, "
       << "eval_max_new_tokens: 6, keep_last: 2, threads: 1, noise_prob: 0.5, snr_min: 0, snr_max: 10, "
-      << "audio_time_masks: 1, video_time_masks: 1}\n";
+      << "audio_time_masks: 1, video_time_masks: 1, join_prob: 0.3, pause_max_seconds: 0.2, pad_max_seconds: 0.1}\n";
   }
 
   testing::CommandResult Train(const std::string& out, const std::string& extra = "") {
@@ -391,8 +391,10 @@ TEST_F(TrainingRun, ExportedLlmIsTheRunsLlamaAndTrainsFrozen) {
   }
   EXPECT_EQ(compared, static_cast<int64_t>(original->Names().size()));
   EXPECT_GT(changed, 0);  // the run trained its Llama: the export is not the starting checkpoint
-  const auto frozen = Train(root_ + "/second", "--set train.max_steps=1 --set train.val_data= --set llm.trainable=false "
-                                               "--set llm.path=" + exported);
+  const auto frozen = Train(root_ + "/second",
+                            "--set train.max_steps=1 --set train.val_data= --set llm.trainable=false "
+                            "--set llm.path=" +
+                                exported);
   EXPECT_EQ(frozen.exit_code, 0) << frozen.err;
   const auto again = testing::RunCommand(exporter + root_ + "/first " + root_ + "/llm " + exported);
   EXPECT_EQ(again.exit_code, 1);

@@ -24,6 +24,11 @@ VSR_STEPS=${DEMO_VSR_STEPS:-250}
 # The AVSR stage hears babble on NOISE_PROB of its clips at -5..15 dB: without it nothing teaches the model to
 # look at the lips when the audio fails (issue 21: clean-only training scored like the audio-only model at 0 dB).
 NOISE_PROB=${DEMO_NOISE_PROB:-0.5}
+# Every stage also sees a third of its clips followed by another sentence after a pause of up to 1 s, and up to
+# 0.5 s of silence around clips: what long-form decoding cuts from a recording (issue 17; without it the model
+# stops after the first sentence of a piece and is thrown by a leading pause).
+SEQUENCES=(--set "train.join_prob=${DEMO_JOIN_PROB:-0.3}" --set train.pause_max_seconds=1.0
+  --set train.pad_max_seconds=0.5)
 start=$(date +%s)
 echo "== 1-3/5 corpus, prepared shards, tiny Llama (tools/demo_data.sh)" >&2
 tools/demo_data.sh "$RUN"
@@ -36,7 +41,7 @@ train() {  # train OUT_DIR STEPS [--set ...]
   local resume=()
   [ -d "$out/checkpoints" ] && resume=(--resume)
   "$BIN"/mome_train --config configs/demo/train.yaml --out "$out" "${paths[@]}" --set "train.max_steps=$steps" \
-    "$@" "${resume[@]}"
+    "${SEQUENCES[@]}" "$@" "${resume[@]}"
 }
 train "$RUN/asr" "$ASR_STEPS" --set model.modality=asr --set model.video_rates=[] --set video_encoder.preset=
 train "$RUN" "$STEPS" --set "train.init_from=$RUN/asr" --set train.lr=0.0015 --set "train.noise_prob=$NOISE_PROB" \

@@ -39,6 +39,9 @@ void TrainSection::Visit(ConfigVisitor& v) {
   v.Field("audio_mask_seconds", audio_mask_seconds, "augmentation: longest audio span");
   v.Field("video_time_masks", video_time_masks, "augmentation: masked video spans per clip");
   v.Field("video_mask_frames", video_mask_frames, "augmentation: longest video span (frames)");
+  v.Field("join_prob", join_prob, "augmentation: probability that a clip is followed by another (long-form)");
+  v.Field("pause_max_seconds", pause_max_seconds, "augmentation: longest pause between joined clips");
+  v.Field("pad_max_seconds", pad_max_seconds, "augmentation: longest silence before and after a clip");
 }
 
 void TrainSection::Validate() const {
@@ -61,6 +64,10 @@ void TrainSection::Validate() const {
   ConfigRequire(std::isfinite(noise_prob) && noise_prob >= 0 && noise_prob <= 1, "noise_prob", "must be in [0, 1]");
   ConfigRequire(std::isfinite(snr_min) && std::isfinite(snr_max) && snr_min <= snr_max, "snr_min",
                 "snr_min and snr_max must be finite with snr_min <= snr_max");
+  ConfigRequire(std::isfinite(join_prob) && join_prob >= 0 && join_prob <= 1, "join_prob", "must be in [0, 1]");
+  ConfigRequire(std::isfinite(pause_max_seconds) && pause_max_seconds >= 0 && pause_max_seconds <= 30 &&
+                    std::isfinite(pad_max_seconds) && pad_max_seconds >= 0 && pad_max_seconds <= 30,
+                "pause_max_seconds", "pause_max_seconds and pad_max_seconds must be in [0, 30]");
   ConfigRequire(audio_time_masks >= 0 && video_time_masks >= 0 && audio_mask_seconds >= 0 && video_mask_frames >= 0,
                 "audio_time_masks", "masks and their lengths must be >= 0");
   ConfigRequire(accumulation >= 1, "accumulation", "must be at least 1");

@@ -14,6 +14,7 @@
 #include "mome/core/log.h"
 #include "mome/core/progress.h"
 #include "mome/data/batch_sampler.h"
+#include "mome/data/clip_sequence.h"
 #include "mome/data/featurizer.h"
 #include "mome/data/prepared.h"
 #include "mome/io/checkpoint.h"
@@ -147,6 +148,7 @@ class TrainingRun {
   std::vector<std::string> param_names_;
   std::vector<at::Tensor> buffers_;  // floating-point buffers of trainable modules (BatchNorm running stats)
   data::AugmentOptions augment_;
+  data::SequenceOptions sequences_;
   std::vector<at::Tensor> noise_pool_;
   bool pool_is_noise_ = false;
   std::unique_ptr<FusedAdamW> optimizer_;
@@ -169,6 +171,7 @@ TrainingRun::TrainingRun(const TrainConfig& config, const TrainerOptions& option
   BuildSampler();
   fingerprint_ = pipeline_->BaseFingerprint();
   augment_ = AugmentOptionsOf(config_.train);
+  sequences_ = {config_.train.join_prob, config_.train.pause_max_seconds, config_.train.pad_max_seconds};
   SetUpNoisePool();
 }
 
@@ -406,6 +409,13 @@ StepTerms TrainingRun::Accumulate(int64_t step, int64_t slot) {
   // The global micro-batch index: N processes with accumulation A see the same augmentation as one process
   // with accumulation N*A (process r's micro-batch a is the global one a*N + r, as the sampler deals them).
   const int64_t global_slot = slot * world_ + rank_;
+  if (sequences_.any()) {  // its own random stream: runs without it draw exactly what they drew before
+    constexpr uint64_t kSequenceStream = 0x5E9E4CE5ULL;  // apart from the pairs' stream of the same slot
+    std::mt19937_64 rng(DerivedSeed(t.seed, step, global_slot * 2 + 1) ^ kSequenceStream);
+    data::AugmentSequences(
+        &clips, sequences_,
+        [&](std::mt19937_64& pick) { return corpus_->Load(static_cast<size_t>(pick() % corpus_->size())); }, rng);
+  }
   data::FeaturizeOptions fo;
   fo.training = true;
   fo.augment_seed = DerivedSeed(t.seed, step, global_slot * 2);
