@@ -94,7 +94,7 @@ run_method() {  # run_method METHOD SEED: train, count parameters, decode
     --set model.audio_rates=[4,16] --set model.video_rates=[2,5] --set "train.seed=$seed"
     --set "train.noise_prob=$NOISE_PROB" --set train.snr_min=-5 --set train.snr_max=15)
   [ -s "$out.params" ] || "$BIN"/mome_train --config configs/demo/train.yaml --out "$out" "${data[@]}" "${sets[@]}" \
-    --dry-run 2>/dev/null > "$out.params"
+    --dry-run > "$out.params" 2>&1  # the parameter table (it goes to stderr)
   train "$out" "$STEPS" "${sets[@]}"
   for a in 4 16; do for v in 2 5; do decode "$out" "$a" "$v"; done; done
   decode "$out" 4 2 --snr-sweep

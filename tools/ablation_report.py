@@ -108,7 +108,7 @@ def reading(res):
         best_lora = min(lora, key=lambda m: mean_std(wer_values(res[m], pair))[0] or 1e9)
         for mome in ["mome-mhsa", "mome-layer"]:
             lines.append(compare(wer_values(res[mome], pair), wer_values(res[best_lora], pair), mome, best_lora,
-                                 f"MoME beats the best LoRA at {pair}"))
+                                 f"{mome} beats the best LoRA at {pair}"))
     gaps = {}
     for pair in PAIRS:
         mome = mean_std(wer_values(res["mome-layer"], pair))[0]
@@ -124,7 +124,7 @@ def reading(res):
     for pair in [(4, 2), (16, 5)]:
         for other in ["mtsk-ss", "llama-avsr-ms"]:
             lines.append(compare(snr_values(res["mome-layer"], pair, "-5"), snr_values(res[other], pair, "-5"),
-                                 "mome-layer", other, f"MoME degrades less in noise (−5 dB, {pair})"))
+                                 "mome-layer", other, f"mome-layer degrades less than {other} in noise (−5 dB, {pair})"))
     lines.append(compare(wer_values(res["mome-layer"], (16, 5)), wer_values(res["mome-no-shared"], (16, 5)),
                          "with", "without", "the shared expert helps (16,5)"))
     lines.append(compare(wer_values(res["mome-layer"], (16, 5)), wer_values(res["mome-top1"], (16, 5)),

@@ -1,6 +1,7 @@
 #include "mome/train/train_config.h"
 
 #include <cmath>
+#include <utility>
 
 namespace mome::train {
 
@@ -65,9 +66,9 @@ void TrainSection::Validate() const {
   ConfigRequire(std::isfinite(snr_min) && std::isfinite(snr_max) && snr_min <= snr_max, "snr_min",
                 "snr_min and snr_max must be finite with snr_min <= snr_max");
   ConfigRequire(std::isfinite(join_prob) && join_prob >= 0 && join_prob <= 1, "join_prob", "must be in [0, 1]");
-  ConfigRequire(std::isfinite(pause_max_seconds) && pause_max_seconds >= 0 && pause_max_seconds <= 30 &&
-                    std::isfinite(pad_max_seconds) && pad_max_seconds >= 0 && pad_max_seconds <= 30,
-                "pause_max_seconds", "pause_max_seconds and pad_max_seconds must be in [0, 30]");
+  for (const auto& [key, value] : {std::pair<const char*, double>{"pause_max_seconds", pause_max_seconds},
+                                   std::pair<const char*, double>{"pad_max_seconds", pad_max_seconds}})
+    ConfigRequire(std::isfinite(value) && value >= 0 && value <= 30, key, "must be in [0, 30] seconds");
   ConfigRequire(audio_time_masks >= 0 && video_time_masks >= 0 && audio_mask_seconds >= 0 && video_mask_frames >= 0,
                 "audio_time_masks", "masks and their lengths must be >= 0");
   ConfigRequire(accumulation >= 1, "accumulation", "must be at least 1");
