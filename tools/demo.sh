@@ -18,15 +18,16 @@ if [ "${MOME_SKIP_INSTALL:-0}" != 1 ]; then ./tools/install_deps.sh; fi
 ./tools/build.sh
 BIN=${BUILD_DIR:-build}/tools
 RUN=${RUN:-runs/demo}
-ASR_STEPS=${DEMO_ASR_STEPS:-1000}
+ASR_STEPS=${DEMO_ASR_STEPS:-4000}
 STEPS=${DEMO_STEPS:-600}
 VSR_STEPS=${DEMO_VSR_STEPS:-250}
 # The AVSR stage hears babble on NOISE_PROB of its clips at -5..15 dB: without it nothing teaches the model to
 # look at the lips when the audio fails (issue 21: clean-only training scored like the audio-only model at 0 dB).
 NOISE_PROB=${DEMO_NOISE_PROB:-0.5}
-# Every stage also sees a third of its clips followed by another sentence after a pause of up to 1 s, and up to
+# The ASR stage also sees a third of its clips followed by another sentence after a pause of up to 1 s, and up to
 # 0.5 s of silence around clips: what long-form decoding cuts from a recording (issue 17; without it the model
-# stops after the first sentence of a piece and is thrown by a leading pause).
+# stops after the first sentence of a piece and is thrown by a leading pause). Only there: a joined clip makes its
+# whole batch longer, which the audio-only stage affords (6 steps/s here) and the audio-visual one does not.
 SEQUENCES=(--set "train.join_prob=${DEMO_JOIN_PROB:-0.3}" --set train.pause_max_seconds=1.0
   --set train.pad_max_seconds=0.5)
 start=$(date +%s)
@@ -41,9 +42,10 @@ train() {  # train OUT_DIR STEPS [--set ...]
   local resume=()
   [ -d "$out/checkpoints" ] && resume=(--resume)
   "$BIN"/mome_train --config configs/demo/train.yaml --out "$out" "${paths[@]}" --set "train.max_steps=$steps" \
-    "${SEQUENCES[@]}" "$@" "${resume[@]}"
+    "$@" "${resume[@]}"
 }
-train "$RUN/asr" "$ASR_STEPS" --set model.modality=asr --set model.video_rates=[] --set video_encoder.preset=
+train "$RUN/asr" "$ASR_STEPS" --set model.modality=asr --set model.video_rates=[] --set video_encoder.preset= \
+  "${SEQUENCES[@]}"
 train "$RUN" "$STEPS" --set "train.init_from=$RUN/asr" --set train.lr=0.0015 --set "train.noise_prob=$NOISE_PROB" \
   --set train.snr_min=-5 --set train.snr_max=15
 train "$RUN/vsr" "$VSR_STEPS" --set model.modality=vsr --set model.audio_rates=[] --set audio_encoder.preset= \
