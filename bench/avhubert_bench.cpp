@@ -71,8 +71,8 @@ int Main(int argc, char** argv) {
     std::printf(
         "{\"workload\": \"avhubert_%s\", \"batch\": %lld, \"seconds\": %.1f, \"ms\": %.3f, \"min_ms\": %.3f, "
         "\"max_ms\": %.3f, \"peak_mb\": %.1f}\n",
-        cli.GetFlag("--tiny") ? "tiny" : "large", static_cast<long long>(batch), frames / 25.0, t.median, t.min,
-        t.max, PeakMb(device));
+        cli.GetFlag("--tiny") ? "tiny" : "large", static_cast<long long>(batch), frames / 25.0, t.median, t.min, t.max,
+        PeakMb(device));
   }
   return 0;
 }

@@ -13,11 +13,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "median_timing.h"
 #include "mome/core/cli.h"
 #include "mome/core/device.h"
 #include "mome/decode/generate.h"
 #include "mome/llm/llama_loader.h"
-#include "median_timing.h"
 #include "tool_main.h"
 
 namespace mome {
