@@ -93,7 +93,9 @@ def compare(a_vals, b_vals, a_name, b_name, claim):
     spread = max(sa, sb)
     if min(na, nb) < 2:
         verdict = "holds" if gap > 0 else "does not hold"
-        return f"- {claim}: {a_name} {ma:.1f} vs {b_name} {mb:.1f} — {verdict} on one seed (no spread to judge by)."
+        known = f"; the seed spread measured so far is ±{spread:.1f}" if spread > 0 else ""
+        return (f"- {claim}: {a_name} {ma:.1f} vs {b_name} {mb:.1f} — {verdict} on {na} vs {nb} seed(s)"
+                f"{known}, so it is not established.")
     if abs(gap) <= spread:
         return (f"- {claim}: {a_name} {ma:.1f} vs {b_name} {mb:.1f} — the gap ({gap:+.1f}) is within the spread "
                 f"between seeds (±{spread:.1f}): cannot tell.")
@@ -196,7 +198,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     md = [intro(a, res), "## WER % on the test split (unseen voices, held-out sentences), beam 4, clean", "",
           "Mean ± standard deviation over seeds (number of seeds). Adapter parameters: total, and active per "
-          "token at (4,2) (`mome_train --dry-run`).", "",
+          "token at (4,2) (`mome_train --dry-run`). s / step: wall time on this shared 2-core machine, where "
+          "builds and tests ran at times beside the study: indicative only.", "",
           "| method | adapter params | active / token | s / step | " + " | ".join(f"({x},{y})" for x, y in PAIRS) + " |",
           "|---|---|---|---|" + "---|" * len(PAIRS)]
     for method, label in METHODS:
@@ -220,7 +223,7 @@ def main():
             md += ["", f"![WER against SNR at ({pair[0]},{pair[1]})]({name})"]
     clean = [m for m in (mean_std(wer_values(res[x], (4, 2)))[0] for x, _ in METHODS) if m is not None]
     level = (f"Every model here is weak — clean WER {min(clean):.0f}–{max(clean):.0f} % at (4,2), where the demo's "
-             "recipe reaches ~10 % — so these runs compare adapters early in training. " if clean else "")
+             "recipe reaches ~5 % — so these runs compare adapters early in training. " if clean else "")
     md += ["", "## Reading: the paper's orderings here", ""] + reading(res) + ["", level + OUTRO]
     tmp = os.path.join(a.out, "README.md.tmp")
     with open(tmp, "w") as f:
