@@ -94,7 +94,8 @@ TEST(Hostile, NonsenseSettingsAreRefusedNotQuietlyReplaced) {
   for (const char* bad : {"train.lr=.inf", "train.lr=.nan", "train.min_lr=1", "train.warmup_steps=-5",
                           "train.grad_clip=-1", "train.threads=-2", "audio_encoder.dim=-64", "train.betas=[0.9, 1.5]",
                           "train.noise_prob=2", "train.eval_beam_size=100000", "loss.load_balancing=-1",
-                          "loss.decorrelation=.nan", "loss.decorrelation_layers=[0]"})
+                          "loss.decorrelation=.nan", "loss.decorrelation_layers=[0]", "train.join_prob=1.5",
+                          "train.pause_max_seconds=-1", "train.pad_max_seconds=.nan", "train.pad_max_seconds=60"})
     EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "bad.yaml", {bad}), Error) << bad;
   // An encoder the modality uses needs a preset, in --dry-run and training alike.
   EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "x.yaml", {"audio_encoder.preset="}), Error);
