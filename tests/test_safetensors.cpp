@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "mome/core/atomic_file.h"
 #include "mome/core/error.h"
 #include "mome/io/safetensors.h"
@@ -140,6 +143,24 @@ TEST(AtomicFile, LeavesOldContentUntilCommit) {
   std::string content((std::istreambuf_iterator<char>(in)), {});
   EXPECT_EQ(content, "old");
   EXPECT_THROW(WriteFileAtomic("/nonexistent_dir/x.txt", "x"), Error);
+}
+
+// A writer SIGKILLed before its rename leaves PATH.tmp.PID; the next writer of PATH removes it (and only it: other
+// files' temps, and temps of writers still running, stay).
+TEST(AtomicFile, NextWriterClearsADeadWritersTempOfTheSameFile) {
+  const std::string dir = TempFile("atomic_dead");
+  fs::create_directories(dir);
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);  // reaped: its pid names no process now
+  const std::string dead = std::to_string(child), live = std::to_string(::getppid());
+  for (const auto* name : {"out.bin.tmp.", "other.bin.tmp."}) std::ofstream(dir + "/" + name + dead) << "half";
+  std::ofstream(dir + "/out.bin.tmp." + live) << "a writer still running";
+  WriteFileAtomic(dir + "/out.bin", "whole");
+  EXPECT_FALSE(fs::exists(dir + "/out.bin.tmp." + dead));
+  EXPECT_TRUE(fs::exists(dir + "/other.bin.tmp." + dead));
+  EXPECT_TRUE(fs::exists(dir + "/out.bin.tmp." + live));
+  EXPECT_TRUE(fs::exists(dir + "/out.bin"));
 }
 
 }  // namespace

@@ -39,8 +39,9 @@ void SyncParentFolder(const std::string& path);
 void ReplaceFolder(const std::string& ready, const std::string& target);
 
 // Deletes the temp files (NAME.tmp.PID) in `dir` whose writing process is gone: what a killed writer leaves. A
-// process still running keeps its own. Returns how many were removed.
-int RemoveDeadTempFiles(const std::string& dir);
+// process still running keeps its own. With `target_name`, only that file's temps (TARGET_NAME.tmp.PID). Returns how
+// many were removed.
+int RemoveDeadTempFiles(const std::string& dir, const std::string& target_name = "");
 
 // Deletes a folder tree without a visible half-deleted state: renamed to `path`.removing first, then removed.
 void RemoveFolderHidden(const std::string& path);
