@@ -285,6 +285,39 @@ TEST(Augment, SequencesAreSeededAndOffByDefault) {
   EXPECT_TRUE(differs);
 }
 
+// Chains (long-form segments hold many sentences): with join_max_seconds, a joined clip grows clip after clip up to
+// a drawn length, never past join_max_seconds; lengths spread over the range; without it, pairs exactly as before.
+TEST(Augment, JoinedClipsGrowIntoChainsWithinTheDrawnLength) {
+  const std::vector<data::PreparedClip> batch(64, ToneClip("s/a", "a", 10, 6400, 0.5f));  // 0.4 s each
+  auto other = [](std::mt19937_64&) { return ToneClip("s/o", "o", 10, 6400, 0.1f); };
+  data::SequenceOptions o;
+  o.join_prob = 1.0;
+  o.pause_max_seconds = 0.2;
+  auto run = [&](double max_seconds) {
+    auto clips = batch;
+    o.join_max_seconds = max_seconds;
+    std::mt19937_64 rng(3);
+    data::AugmentSequences(&clips, o, other, rng);
+    return clips;
+  };
+  const auto pairs = run(0), chains = run(6);
+  size_t longest = 0, shortest = 1000;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(pairs[i].text, "a o");
+    const size_t words = chains[i].words.size();
+    longest = std::max(longest, words);
+    shortest = std::min(shortest, words);
+    EXPECT_EQ(chains[i].text.size(), 2 * words - 1) << chains[i].text;  // "a o o ...": one word per clip
+    EXPECT_LE(chains[i].video.size(0), std::max<int64_t>(25 + 5 + 10, 6.0 / 0.04)) << "past join_max_seconds";
+    EXPECT_EQ(chains[i].audio.numel(), chains[i].video.size(0) * 640);
+    for (size_t w = 1; w < words; ++w) EXPECT_GT(chains[i].words[w].start, chains[i].words[w - 1].end);
+    // The pair part is drawn as before: the chain starts with the same two clips and pause.
+    EXPECT_TRUE(torch::equal(chains[i].audio.narrow(0, 0, pairs[i].audio.numel()), pairs[i].audio));
+  }
+  EXPECT_EQ(shortest, 2u);  // a drawn length below the pair's keeps the pair
+  EXPECT_GE(longest, 8u);   // 6 s holds up to 15 clips of 0.4 s with pauses
+}
+
 TEST(Augment, SeededNoiseAtTheDrawnSnrAndTimeMasks) {
   torch::manual_seed(0);
   const auto speech = torch::randn({16000}) * 0.1;

@@ -95,7 +95,8 @@ TEST(Hostile, NonsenseSettingsAreRefusedNotQuietlyReplaced) {
                           "train.grad_clip=-1", "train.threads=-2", "audio_encoder.dim=-64", "train.betas=[0.9, 1.5]",
                           "train.noise_prob=2", "train.eval_beam_size=100000", "loss.load_balancing=-1",
                           "loss.decorrelation=.nan", "loss.decorrelation_layers=[0]", "train.join_prob=1.5",
-                          "train.pause_max_seconds=-1", "train.pad_max_seconds=.nan", "train.pad_max_seconds=60"})
+                          "train.pause_max_seconds=-1", "train.pad_max_seconds=.nan", "train.pad_max_seconds=60",
+                          "train.join_max_seconds=-1", "train.join_max_seconds=31"})
     EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "bad.yaml", {bad}), Error) << bad;
   // An encoder the modality uses needs a preset, in --dry-run and training alike.
   EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "x.yaml", {"audio_encoder.preset="}), Error);
@@ -392,7 +393,9 @@ TEST(Hostile, EveryCliAnswersHostileInputWithOneLineAndLosesNothing) {
     EXPECT_EQ(testing::CountErrorLines(r.err), 1) << c.args << "\n" << r.err;
     for (const char* crash : {"frame #", "terminate called", "Aborted", "Segmentation", "AddressSanitizer"})
       EXPECT_EQ(r.err.find(crash), std::string::npos) << c.args << "\n" << r.err;
-    if (!c.keep.empty()) EXPECT_EQ(testing::ReadFile(c.keep), "GOOD") << c.args << " changed " << c.keep;
+    if (!c.keep.empty()) {
+      EXPECT_EQ(testing::ReadFile(c.keep), "GOOD") << c.args << " changed " << c.keep;
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace mome::data {
 namespace {
@@ -75,6 +76,20 @@ PreparedClip PadClip(const PreparedClip& clip, int64_t lead_frames, int64_t tail
   return out;
 }
 
+// Appends further clips, each after its own pause, while the chain stays within a length drawn from
+// [0, join_max_seconds]; every draw comes from `pick`, the clip's own stream.
+PreparedClip ExtendChain(PreparedClip chain, const SequenceOptions& o,
+                         const std::function<PreparedClip(std::mt19937_64&)>& other, std::mt19937_64& pick) {
+  const auto limit = static_cast<int64_t>(Draw(pick) * o.join_max_seconds / kFrameSeconds);
+  while (Frames(chain) < limit) {
+    const int64_t pause = FramesUpTo(pick, o.pause_max_seconds);
+    PreparedClip next = other(pick);
+    if (Frames(chain) + pause + Frames(next) > limit) break;
+    chain = JoinClips(chain, next, pause);
+  }
+  return chain;
+}
+
 void AugmentSequences(std::vector<PreparedClip>* clips, const SequenceOptions& o,
                       const std::function<PreparedClip(std::mt19937_64&)>& other, std::mt19937_64& rng) {
   for (auto& clip : *clips) {
@@ -83,7 +98,10 @@ void AugmentSequences(std::vector<PreparedClip>* clips, const SequenceOptions& o
     const int64_t pause = FramesUpTo(rng, o.pause_max_seconds);
     const int64_t lead = FramesUpTo(rng, o.pad_max_seconds), tail = FramesUpTo(rng, o.pad_max_seconds);
     std::mt19937_64 pick(rng());
-    if (join && Frames(clip) > 0) clip = JoinClips(clip, other(pick), pause);
+    if (join && Frames(clip) > 0) {
+      clip = JoinClips(clip, other(pick), pause);
+      if (o.join_max_seconds > 0) clip = ExtendChain(std::move(clip), o, other, pick);
+    }
     if (lead > 0 || tail > 0) clip = PadClip(clip, lead, tail);
   }
 }

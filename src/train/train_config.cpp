@@ -43,6 +43,8 @@ void TrainSection::Visit(ConfigVisitor& v) {
   v.Field("join_prob", join_prob, "augmentation: probability that a clip is followed by another (long-form)");
   v.Field("pause_max_seconds", pause_max_seconds, "augmentation: longest pause between joined clips");
   v.Field("pad_max_seconds", pad_max_seconds, "augmentation: longest silence before and after a clip");
+  v.Field("join_max_seconds", join_max_seconds,
+          "augmentation: joined clips grow into chains up to a length drawn from [0, this] (0 = pairs only)");
 }
 
 void TrainSection::Validate() const {
@@ -69,6 +71,9 @@ void TrainSection::Validate() const {
   for (const auto& [key, value] : {std::pair<const char*, double>{"pause_max_seconds", pause_max_seconds},
                                    std::pair<const char*, double>{"pad_max_seconds", pad_max_seconds}})
     ConfigRequire(std::isfinite(value) && value >= 0 && value <= 30, key, "must be in [0, 30] seconds");
+  ConfigRequire(
+      std::isfinite(join_max_seconds) && join_max_seconds >= 0 && join_max_seconds + 2 * pad_max_seconds <= 30,
+      "join_max_seconds", "must be >= 0, and with twice pad_max_seconds at most 30 s (Whisper's window)");
   ConfigRequire(audio_time_masks >= 0 && video_time_masks >= 0 && audio_mask_seconds >= 0 && video_mask_frames >= 0,
                 "audio_time_masks", "masks and their lengths must be >= 0");
   ConfigRequire(accumulation >= 1, "accumulation", "must be at least 1");

@@ -18,6 +18,9 @@ struct SequenceOptions {
   double join_prob = 0.0;        // probability that a clip is followed by another training clip
   double pause_max_seconds = 0;  // pause between the two, drawn from [0, pause_max_seconds]
   double pad_max_seconds = 0.0;  // silence before and after a clip, each drawn from [0, pad_max_seconds]
+  // > 0: a joined clip grows into a chain, clip after clip, up to a length drawn uniformly from
+  // [0, join_max_seconds] (long-form segments hold many sentences); 0: at most one clip is appended.
+  double join_max_seconds = 0.0;
   bool any() const { return join_prob > 0 || pad_max_seconds > 0; }
 };
 
