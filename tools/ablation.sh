@@ -103,7 +103,7 @@ run_method() {  # run_method METHOD SEED: train, count parameters, decode
 
 for seed in $SEEDS; do  # seed-major: after each seed, every method has the same number of runs
   for method in $METHODS; do run_method "$method" "$seed"; done
-  python3 tools/ablation_report.py "$RUN" docs/ablation --command "tools/ablation.sh" --elapsed "$(( $(date +%s) - start ))"
+  python3 tools/ablation_report.py "$RUN" docs/ablation --command "tools/ablation.sh"
 done
 echo "ablation: finished in $(( $(date +%s) - start )) s; report in docs/ablation/README.md" >&2
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes docs/ablation/README.md (and the noise-curve PNGs) from what tools/ablation.sh has finished so far:
-    tools/ablation_report.py RUN OUT_DIR [--command CMD] [--elapsed SECONDS]
+    tools/ablation_report.py RUN OUT_DIR [--command CMD]
 RUN/methods/METHOD/seedN/decode/a{A}_v{V}.md hold "WER x% (e errors / n words"; a4_v2_snr.md and a16_v5_snr.md the
 SNR sweep tables; seedN.params the parameter table of `mome_train --dry-run`; seedN.log the training log.
 Cells show mean ± standard deviation over the finished seeds (n). The reading compares each of the paper's claims
@@ -33,6 +33,17 @@ def read(path):
         return None
 
 
+def run_minutes(seed_dir):
+    """Wall time of one run: its config written (training starts) to its last decode table. A run stopped and
+    resumed in a later session counts the gap too; the report gives the median, which such a run barely moves."""
+    try:
+        start = os.path.getmtime(os.path.join(seed_dir, "config.yaml"))
+        tables = [os.path.join(seed_dir, "decode", f) for f in os.listdir(os.path.join(seed_dir, "decode"))]
+        return (max(os.path.getmtime(t) for t in tables) - start) / 60 if tables else None
+    except OSError:
+        return None
+
+
 def seed_results(seed_dir):
     """Everything one finished (method, seed) run left: WER per pair, SNR curves, parameters, seconds per step."""
     r = {"wer": {}, "snr": {}}
@@ -50,6 +61,7 @@ def seed_results(seed_dir):
     active = re.search(r"adapter active/token \(4,2\)\s+(\d+)", params)
     r["adapters"] = int(total.group(1)) if total else None
     r["active"] = int(active.group(1)) if active else None
+    r["minutes"] = run_minutes(seed_dir)
     rates = re.findall(r"([0-9.]+) steps/s", read(seed_dir + ".log") or "")
     r["s_per_step"] = 1 / float(rates[-1]) if rates and float(rates[-1]) > 0 else None
     return r
@@ -187,12 +199,21 @@ def plot(res, pair, path):
     return True
 
 
+def wall_time(res):
+    minutes = sorted(x["minutes"] for r in res.values() for x in r if x.get("minutes"))
+    if not minutes:
+        return "wall time not recorded"
+    return (f"one method × seed run — 300 AVSR steps, 4 rate pairs and 2 SNR sweeps decoded — took "
+            f"{statistics.median(minutes):.1f} min (median; {minutes[0]:.1f}–{minutes[-1]:.1f}; some ran beside builds or tests), "
+            f"{len(minutes) * statistics.median(minutes) / 60:.1f} h for the {len(minutes)} runs; the shared base "
+            "model's training comes on top")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("run")
     ap.add_argument("out")
     ap.add_argument("--command", default="tools/ablation.sh")
-    ap.add_argument("--elapsed", type=int, default=0)
     a = ap.parse_args()
     res = collect(a.run)
     os.makedirs(a.out, exist_ok=True)
@@ -237,8 +258,7 @@ def intro(a, res):
         "# MoME vs Matryoshka LoRA on the synthetic corpus (issue 21)", "",
         "Written by `tools/ablation_report.py` from the runs of `tools/ablation.sh` (resumable; not part of CI). "
         f"Command: `{a.command}`; machine: {platform.machine()} CPU, {os.cpu_count()} cores "
-        f"(`tools/ablation.sh` ran on it for {a.elapsed // 60} min so far); {runs} of {len(METHODS) * 3} "
-        "method × seed runs finished.", "",
+        f"({wall_time(res)}); {runs} of {len(METHODS) * 3} method × seed runs finished.", "",
         "**Setup.** Data: the demo's corpus (`tools/demo_data.sh`: 1000 training clips from six espeak-ng voices, "
         "test split of 120 clips from two other voices, held-out sentences). A base ASR model without adapters "
         "(LLM, audio encoder and projectors trainable) gives every method the same starting point; its Llama, "
