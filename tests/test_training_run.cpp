@@ -142,6 +142,12 @@ TEST_F(TrainingRun, WritesMetricsCheckpointsPlotsAndDecodes) {
   EXPECT_TRUE(fs::exists(run + "/checkpoints/step-00000006"));
   EXPECT_FALSE(fs::exists(run + "/checkpoints/step-00000004"));
   EXPECT_TRUE(fs::exists(run + "/best/trainable.safetensors"));
+  // best.json is a link into best/: the weights and the WER that made them best are swapped in together.
+  EXPECT_TRUE(fs::is_symlink(run + "/best.json"));
+  EXPECT_EQ(fs::read_symlink(run + "/best.json"), "best/summary.json");
+  const auto best = nlohmann::json::parse(testing::ReadFile(run + "/best.json"));
+  EXPECT_EQ(best, nlohmann::json::parse(testing::ReadFile(run + "/best/summary.json")));
+  EXPECT_TRUE(best.contains("wer_mean")) << best.dump();
   EXPECT_TRUE(fs::exists(run + "/config.yaml"));
   if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) {  // the GPU machine has none: a warning instead
     EXPECT_TRUE(fs::exists(run + "/loss.png"));

@@ -75,7 +75,8 @@ void WriteCheckpointFiles(const std::string& folder, const torch::nn::Module& tr
 }  // namespace
 
 void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable,
-                    const torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
+                    const torch::optim::Optimizer& optimizer, const CheckpointInfo& info,
+                    const std::map<std::string, std::string>& extra_files) {
   const std::string temp = dir + ".tmp." + std::to_string(::getpid());
   std::error_code ec;
   RemoveTree(temp);
@@ -83,6 +84,7 @@ void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable,
   MOME_CHECK(!ec, ErrorCode::kIo, temp, ": cannot create checkpoint folder: ", ec.message());
   try {
     WriteCheckpointFiles(temp, trainable, optimizer, info);
+    for (const auto& [name, contents] : extra_files) WriteFileAtomic(temp + "/" + name, contents);
     ReplaceFolder(temp, dir);  // synced, then swapped in: the old checkpoint of this name stays until then
   } catch (...) {
     RemoveTree(temp);  // a failed write (a full disk) leaves nothing behind but the checkpoints before it

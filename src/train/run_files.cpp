@@ -1,11 +1,29 @@
 #include "train/run_files.h"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <sstream>
 
 #include "mome/core/atomic_file.h"
+#include "mome/core/error.h"
 
 namespace mome::train {
 namespace {
+
+namespace fs = std::filesystem;
+
+// `link` becomes a symbolic link to `target` (relative to the link's folder) in one rename; nothing when it is one.
+void LinkAtomic(const std::string& target, const std::string& link) {
+  std::error_code ec;
+  if (fs::is_symlink(link, ec) && fs::read_symlink(link, ec).string() == target) return;
+  const std::string temp = link + ".tmp." + std::to_string(::getpid());
+  fs::remove(temp, ec);
+  fs::create_symlink(target, temp, ec);
+  MOME_CHECK(!ec, ErrorCode::kIo, link, ": cannot create a link to ", target, " (", ec.message(), ")");
+  fs::rename(temp, link, ec);  // replaces an older regular best.json too
+  MOME_CHECK(!ec, ErrorCode::kIo, link, ": cannot move the link into place (", ec.message(), ")");
+}
 
 // Keeps the metrics lines of steps <= `step` (a resumed run continues the file exactly).
 void TruncateMetrics(const std::string& path, int64_t step) {
@@ -54,8 +72,10 @@ void CheckpointManager::Save(const torch::nn::Module& trainable, const torch::op
 
 void CheckpointManager::SaveBest(const torch::nn::Module& trainable, const torch::optim::Optimizer& optimizer,
                                  const io::CheckpointInfo& info, const nlohmann::json& summary) const {
-  io::SaveCheckpoint(run_dir_ + "/best", trainable, optimizer, info);
-  WriteFileAtomic(run_dir_ + "/best.json", summary.dump(2) + "\n");
+  // The summary travels inside best/ (one atomic swap for weights and their WER); best.json is a link to it, made
+  // once, so a kill can never leave a best.json that describes other weights.
+  io::SaveCheckpoint(run_dir_ + "/best", trainable, optimizer, info, {{"summary.json", summary.dump(2) + "\n"}});
+  LinkAtomic("best/summary.json", run_dir_ + "/best.json");
 }
 
 }  // namespace mome::train

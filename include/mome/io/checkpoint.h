@@ -23,10 +23,11 @@ struct CheckpointInfo {
 // A fingerprint of frozen weights: shapes, dtypes and a sample of values of every parameter, hashed.
 std::string BaseFingerprint(const torch::nn::Module& frozen);
 
-// Writes DIR/trainable.safetensors, DIR/optimizer.pt and DIR/checkpoint.json; the folder appears complete or
-// not at all (built as DIR.tmp, then renamed).
+// Writes DIR/trainable.safetensors, DIR/optimizer.pt, DIR/checkpoint.json and `extra_files` (name -> contents);
+// the folder appears complete or not at all (built as DIR.tmp, then renamed).
 void SaveCheckpoint(const std::string& dir, const torch::nn::Module& trainable,
-                    const torch::optim::Optimizer& optimizer, const CheckpointInfo& info);
+                    const torch::optim::Optimizer& optimizer, const CheckpointInfo& info,
+                    const std::map<std::string, std::string>& extra_files = {});
 
 // Loads into `trainable` and `optimizer`; throws mome::Error naming the folder when files are missing or corrupt,
 // when a tensor's name or shape does not match, or when expected_fingerprint (if non-empty) differs.
