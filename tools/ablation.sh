@@ -103,7 +103,8 @@ run_method() {  # run_method METHOD SEED: train, count parameters, decode
 
 for seed in $SEEDS; do  # seed-major: after each seed, every method has the same number of runs
   for method in $METHODS; do run_method "$method" "$seed"; done
-  python3 tools/ablation_report.py "$RUN" docs/ablation --command "tools/ablation.sh"
+  # A report that fails must not stop the study: the runs are what takes hours.
+  python3 tools/ablation_report.py "$RUN" docs/ablation --command "tools/ablation.sh" || echo "ablation: the report failed (runs kept; rerun tools/ablation_report.py)" >&2
 done
 echo "ablation: finished in $(( $(date +%s) - start )) s; report in docs/ablation/README.md" >&2
 }
