@@ -21,6 +21,13 @@ namespace mome::compress {
 namespace {
 namespace fs = std::filesystem;
 
+// A killed run's half-written FILE.tmp.PID next to `file` (its writer is gone); nothing for an unset output.
+void RemoveDeadTempsOf(const std::string& file) {
+  if (file.empty()) return;
+  const fs::path path(file);
+  RemoveDeadTempFiles(path.has_parent_path() ? path.parent_path().string() : ".", path.filename().string());
+}
+
 // A baseline's entry; a baseline that cannot fit MoBE's budget at rank 1 (likely for MoME experts, where p is
 // tiny and d large: per-expert SVD pays n·(p + d) per rank) is reported as skipped instead of failing the layer.
 nlohmann::json BaselineEntry(const torch::Tensor& w, const std::function<BaselineResult()>& run) {
@@ -243,6 +250,7 @@ size_t CompressCheckpoint(const CompressRequest& r, const std::function<void(con
   fs::create_directories(parts, ec);
   MOME_CHECK(!ec, ErrorCode::kIo, parts, ": cannot create (", ec.message(), ")");
   RemoveDeadTempFiles(parts);  // what a killed run was writing; its finished parts are checked and reused
+  for (const std::string& file : {r.out, r.dense_out, r.report}) RemoveDeadTempsOf(file);  // half-written outputs
   const auto config = PartSettings(naming, r.mobe);
   nlohmann::json report = {{"config", config}, {"layers", nlohmann::json::array()}};
   std::vector<std::string> part_paths;

@@ -27,9 +27,6 @@ std::string ParentDir(const std::string& path) {
 }  // namespace
 
 AtomicFile::AtomicFile(const std::string& path) : path_(path) {
-  // A writer killed before its rename left PATH.tmp.PID behind; the next writer of PATH clears it.
-  const auto slash = path.find_last_of('/');
-  RemoveDeadTempFiles(ParentDir(path), slash == std::string::npos ? path : path.substr(slash + 1));
   temp_path_ = path + ".tmp." + std::to_string(::getpid());
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   MOME_CHECK(fd_ >= 0, ErrorCode::kIo, path, ": cannot create temp file for writing: ", std::strerror(errno));
@@ -120,8 +117,7 @@ int RemoveDeadTempFiles(const std::string& dir, const std::string& target_name) 
     const std::string name = e->d_name;
     const auto at = name.rfind(".tmp.");
     if (at == std::string::npos || at + 5 >= name.size()) continue;
-    if (!target_name.empty() && name.compare(0, at, target_name) != 0) continue;
-    if (!target_name.empty() && at != target_name.size()) continue;
+    if (!target_name.empty() && name.compare(0, at, target_name) != 0) continue;  // another file's temp
     const std::string pid = name.substr(at + 5);
     if (pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) continue;
     if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH) dead.push_back(dir + "/" + name);
