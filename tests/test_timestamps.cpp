@@ -155,6 +155,22 @@ TEST(Vad, NoSpeechGivesNoPieceAndPausesSeparatePieces) {
   EXPECT_EQ(frontend::FixedWindows(60, 25).size(), 3u);
 }
 
+// Speech without a 0.3 s pause, longer than a piece, is cut where it is quiet longest, not at its one quietest frame:
+// a 20 ms dropout inside a word (a stop's closure) against a 200 ms dip between two sentences.
+TEST(Vad, LongSpeechIsCutInItsQuietestStretchNotAtAOneFrameDropout) {
+  // Both in the second half of the first 4 s window, where the cut at the quietest frame used to look.
+  const at::Tensor speech = Signal({{0.5, 0}, {2.2, 0.3}, {0.02, 0}, {0.6, 0.3}, {0.2, 0.03}, {2.0, 0.3}, {0.5, 0}});
+  const auto pieces = frontend::SplitAtPauses(speech, 4.0);
+  ASSERT_EQ(pieces.size(), 2u);
+  const double cut = pieces[0].end / 16000.0, dip = 0.5 + 2.2 + 0.02 + 0.6;  // the dip spans [dip, dip + 0.2)
+  EXPECT_GT(cut, dip) << "cut at " << cut;
+  EXPECT_LT(cut, dip + 0.2) << "cut at " << cut;  // pieces cut inside speech meet at the cut (no margin)
+  frontend::VadOptions one_frame;  // what the cut used to be: the quietest single frame, inside the word
+  one_frame.cut_seconds = one_frame.frame_seconds;
+  const double frame_cut = frontend::SplitAtPauses(speech, 4.0, one_frame)[0].end / 16000.0;
+  EXPECT_NEAR(frame_cut, 2.71, 0.011);
+}
+
 TEST(TimingScore, ErrorsOnCorrectWordsAndConfidenceAuc) {
   const std::vector<data::TimedWord> ref = {{"BIN", 0.0, 0.3}, {"BLUE", 0.4, 0.7}, {"AT", 0.8, 1.0}};
   std::vector<WordTiming> hyp = {

@@ -1,0 +1,321 @@
+// Kernels of the one-token decoding step (a profile of the CUDA-graph step of Llama-3.2-1B on an H100 showed, per
+// layer, a cuDNN SDPA call of ~8 µs over ~330 cached keys, two index_copy writes into the cache and a rotary kernel
+// of ~2.4 µs each, and per token a log_softmax + argmax of ~56 µs: one block reducing 128k logits). Here:
+//   RotaryIntoCache  rotary of q and k from the packed projection, k and v written at the cache slot: one kernel
+//   DecodeAttention  softmax(q k^T * scale + bias) v for the one new token, a block per (sequence, kv head)
+//   AddRmsNorm       the residual add and the norm that reads it: one kernel
+//   GreedyPick       argmax and its log-probability per row, one pass over the logits
+// Roundings follow HF's eager ops where they store an intermediate (rotary, the residual sum, the norm); attention
+// keeps the probabilities in fp32 (the fused SDPA kernels round them to the dtype before P·V), so it agrees with
+// SDPA to the dtype's rounding, not bit for bit.
+#include <ATen/ATen.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cfloat>
+
+#include "llm/kernels/fused_kernels.h"
+
+namespace mome::llm::kernels {
+namespace {
+
+constexpr int kBlock = 256;
+constexpr int kPickBlock = 1024;
+constexpr int kMaxGroups = 8;
+
+template <typename T>
+__device__ __forceinline__ float F(T v) {
+  return static_cast<float>(v);
+}
+template <typename T>
+__device__ __forceinline__ float Round(float v) {
+  return static_cast<float>(static_cast<T>(v));
+}
+
+template <typename Fn>
+void DispatchFloating(c10::ScalarType type, Fn&& fn) {
+  switch (type) {
+    case at::kBFloat16: fn(static_cast<__nv_bfloat16*>(nullptr)); break;
+    case at::kHalf: fn(static_cast<__half*>(nullptr)); break;
+    default: fn(static_cast<float*>(nullptr));
+  }
+}
+
+// qkv [B, heads + 2 kv_heads, D] (one token): q rotated into q_out [B, heads, D]; k rotated and v copied into the
+// caches [B, kv_heads, capacity, D] at *slot. Rotary rounds as RotaryKernel (elementwise.cu) does.
+template <typename T>
+__global__ void RotaryIntoCacheKernel(const T* __restrict__ qkv, const T* __restrict__ cos, const T* __restrict__ sin,
+                                      const int64_t* __restrict__ slot, T* __restrict__ q_out, T* __restrict__ k_cache,
+                                      T* __restrict__ v_cache, int heads, int kv_heads, int dim, int64_t capacity,
+                                      int64_t total) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= total) return;
+  const int rows = heads + 2 * kv_heads;
+  const int i = static_cast<int>(idx % dim);
+  const int h = static_cast<int>((idx / dim) % rows);
+  const int64_t b = idx / (static_cast<int64_t>(dim) * rows);
+  const T* row = qkv + (b * rows + h) * dim;
+  if (h >= heads + kv_heads) {
+    const int64_t kv = b * kv_heads + (h - heads - kv_heads);
+    v_cache[(kv * capacity + *slot) * dim + i] = row[i];
+    return;
+  }
+  const int half = dim / 2;
+  const float a = Round<T>(__fmul_rn(F(row[i]), F(cos[b * dim + i])));
+  const float c = Round<T>(__fmul_rn(F(row[i < half ? i + half : i - half]), F(sin[b * dim + i])));
+  const T value = static_cast<T>(__fadd_rn(a, c));
+  if (h < heads) {
+    q_out[(b * heads + h) * dim + i] = value;
+  } else {
+    k_cache[((b * kv_heads + (h - heads)) * capacity + *slot) * dim + i] = value;
+  }
+}
+
+// Scores of the `groups` query rows of one kv head against every cached key: scores[g * keys + s].
+template <typename T>
+__device__ void ScoreKeys(const float* q, const T* k, const T* bias, float* scores, int groups, int dim,
+                          int64_t keys, float scale) {
+  for (int64_t s = threadIdx.x; s < keys; s += blockDim.x) {
+    float acc[kMaxGroups] = {};
+    const T* key = k + s * dim;
+    for (int d = 0; d < dim; ++d) {
+      const float kd = F(key[d]);
+#pragma unroll
+      for (int g = 0; g < kMaxGroups; ++g)
+        if (g < groups) acc[g] = fmaf(q[g * dim + d], kd, acc[g]);
+    }
+    const float b = F(bias[s]);
+    for (int g = 0; g < groups; ++g) scores[g * keys + s] = acc[g] * scale + b;
+  }
+}
+
+// Each warp turns one group's scores into probabilities (fp32, max-subtracted as PyTorch's softmax).
+__device__ void SoftmaxRows(float* scores, int groups, int64_t keys) {
+  const int lane = threadIdx.x % 32;
+  for (int g = threadIdx.x / 32; g < groups; g += blockDim.x / 32) {
+    float* row = scores + g * keys;
+    float m = -FLT_MAX;
+    for (int64_t s = lane; s < keys; s += 32) m = fmaxf(m, row[s]);
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    float sum = 0.f;
+    for (int64_t s = lane; s < keys; s += 32) {
+      row[s] = expf(row[s] - m);
+      sum += row[s];
+    }
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    const float inv = 1.f / sum;
+    for (int64_t s = lane; s < keys; s += 32) row[s] *= inv;
+  }
+}
+
+// out[g, d] = sum_s p[g, s] v[s, d]: thread (part, d) sums keys part, part + parts, ...; parts then added.
+template <typename T>
+__device__ void WeightValues(const float* p, const T* v, float* partial, T* out, int groups, int dim, int64_t keys) {
+  const int parts = blockDim.x / dim;
+  const int d = threadIdx.x % dim, part = threadIdx.x / dim;
+  float acc[kMaxGroups] = {};
+  if (part < parts) {
+    for (int64_t s = part; s < keys; s += parts) {
+      const float vd = F(v[s * dim + d]);
+#pragma unroll
+      for (int g = 0; g < kMaxGroups; ++g)
+        if (g < groups) acc[g] = fmaf(p[g * keys + s], vd, acc[g]);
+    }
+    for (int g = 0; g < groups; ++g) partial[(part * groups + g) * dim + d] = acc[g];
+  }
+  __syncthreads();
+  if (part != 0) return;
+  for (int g = 0; g < groups; ++g) {
+    float sum = 0.f;
+    for (int r = 0; r < parts; ++r) sum += partial[(r * groups + g) * dim + d];
+    out[g * dim + d] = static_cast<T>(sum);
+  }
+}
+
+// One block per (sequence b, kv head): q [B*KV, groups, D], caches [B*KV, keys, D], bias [B, keys].
+template <typename T>
+__global__ void DecodeAttentionKernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                                      const T* __restrict__ bias, T* __restrict__ out, int kv_heads, int groups,
+                                      int dim, int64_t keys, float scale) {
+  extern __shared__ float shared[];
+  float* q_rows = shared;                      // groups * dim
+  float* scores = q_rows + groups * dim;       // groups * keys
+  float* partial = scores + groups * keys;     // (blockDim / dim) * groups * dim
+  const int64_t head = blockIdx.x, b = head / kv_heads;
+  for (int i = threadIdx.x; i < groups * dim; i += blockDim.x) q_rows[i] = F(q[head * groups * dim + i]);
+  __syncthreads();
+  ScoreKeys(q_rows, k + head * keys * dim, bias + b * keys, scores, groups, dim, keys, scale);
+  __syncthreads();
+  SoftmaxRows(scores, groups, keys);
+  __syncthreads();
+  WeightValues(scores, v + head * keys * dim, partial, out + head * groups * dim, groups, dim, keys);
+}
+
+// sum = T(x + delta) (HF's residual add), out = RMSNorm(sum) rounded as RmsNormKernel (rms_norm.cu).
+template <typename T>
+__global__ void AddRmsNormKernel(const T* __restrict__ x, const T* __restrict__ delta, const T* __restrict__ w,
+                                 T* __restrict__ sum_out, T* __restrict__ out, int64_t n, float eps) {
+  const int64_t row = blockIdx.x;
+  float sq = 0.f;
+  for (int64_t i = threadIdx.x; i < n; i += kBlock) {
+    const T s = static_cast<T>(F(x[row * n + i]) + F(delta[row * n + i]));
+    sum_out[row * n + i] = s;
+    sq += F(s) * F(s);
+  }
+  __shared__ float warp_sums[kBlock / 32];
+  __shared__ float scale;
+  for (int o = 16; o > 0; o >>= 1) sq += __shfl_down_sync(0xffffffffu, sq, o);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) warp_sums[warp] = sq;
+  __syncthreads();
+  if (warp == 0) {
+    sq = lane < kBlock / 32 ? warp_sums[lane] : 0.f;
+    for (int o = 16; o > 0; o >>= 1) sq += __shfl_down_sync(0xffffffffu, sq, o);
+    if (lane == 0) scale = rsqrtf(sq / static_cast<float>(n) + eps);
+  }
+  __syncthreads();
+  for (int64_t i = threadIdx.x; i < n; i += kBlock) {  // each thread reads back what it wrote
+    const T normed = static_cast<T>(F(sum_out[row * n + i]) * scale);
+    out[row * n + i] = static_cast<T>(F(w[i]) * F(normed));
+  }
+}
+
+// A running (max, first index of the max, sum of exp(x - max)); merging keeps the lower index on ties, as argmax.
+struct Pick {
+  float max;
+  int64_t index;
+  float sum;
+};
+
+__device__ __forceinline__ Pick Merge(Pick a, Pick b) {
+  if (b.index < 0) return a;
+  if (a.index < 0) return b;
+  const bool b_wins = b.max > a.max || (b.max == a.max && b.index < a.index);
+  const Pick& hi = b_wins ? b : a;
+  const Pick& lo = b_wins ? a : b;
+  // Equal maxima (also both -inf) add as they are: exp(-inf - -inf) would be NaN.
+  return {hi.max, hi.index, hi.sum + (lo.max == hi.max ? lo.sum : lo.sum * expf(lo.max - hi.max))};
+}
+
+__device__ Pick WarpMerge(Pick p) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const Pick other{__shfl_xor_sync(0xffffffffu, p.max, o), __shfl_xor_sync(0xffffffffu, p.index, o),
+                     __shfl_xor_sync(0xffffffffu, p.sum, o)};
+    p = Merge(p, other);
+  }
+  return p;
+}
+
+// One block per row of logits [rows, vocab] (fp32): token = argmax, logprob = log_softmax at it = -log(sum).
+__global__ void GreedyPickKernel(const float* __restrict__ logits, int64_t vocab, int64_t* __restrict__ token,
+                                 float* __restrict__ logprob) {
+  const float* row = logits + blockIdx.x * vocab;
+  Pick p{-FLT_MAX, -1, 0.f};
+  for (int64_t i = threadIdx.x; i < vocab; i += kPickBlock) p = Merge(p, Pick{row[i], i, 1.f});
+  p = WarpMerge(p);
+  __shared__ Pick warps[kPickBlock / 32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) warps[warp] = p;
+  __syncthreads();
+  if (warp != 0) return;
+  p = WarpMerge(lane < kPickBlock / 32 ? warps[lane] : Pick{-FLT_MAX, -1, 0.f});
+  if (lane == 0) {
+    token[blockIdx.x] = p.index;
+    logprob[blockIdx.x] = -logf(p.sum);
+  }
+}
+
+template <typename T>
+const T* Ptr(const at::Tensor& t) {
+  return static_cast<const T*>(t.data_ptr());
+}
+template <typename T>
+T* MutablePtr(const at::Tensor& t) {
+  return static_cast<T*>(t.data_ptr());
+}
+
+size_t AttentionSharedBytes(int64_t groups, int64_t dim, int64_t keys) {
+  return sizeof(float) * static_cast<size_t>(groups * dim + groups * keys + kBlock * groups);
+}
+
+}  // namespace
+
+at::Tensor RotaryIntoCache(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& signed_sin,
+                           const at::Tensor& slot, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           int64_t heads, int64_t kv_heads) {
+  TORCH_CHECK(qkv.is_contiguous() && k_cache.is_contiguous() && v_cache.is_contiguous() && qkv.size(1) == 1,
+              "RotaryIntoCache: contiguous one-token qkv and caches expected");
+  const int64_t b = qkv.size(0), dim = k_cache.size(3);
+  const at::Tensor c = cos.contiguous(), s = signed_sin.contiguous();
+  at::Tensor q = at::empty({b, 1, heads, dim}, qkv.options());
+  const int64_t total = qkv.numel();
+  const c10::cuda::CUDAGuard guard(qkv.device());
+  const auto blocks = static_cast<unsigned>((total + kBlock - 1) / kBlock);
+  DispatchFloating(qkv.scalar_type(), [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    RotaryIntoCacheKernel<T><<<blocks, kBlock, 0, at::cuda::getCurrentCUDAStream()>>>(
+        Ptr<T>(qkv), Ptr<T>(c), Ptr<T>(s), slot.data_ptr<int64_t>(), MutablePtr<T>(q), MutablePtr<T>(k_cache),
+        MutablePtr<T>(v_cache), static_cast<int>(heads), static_cast<int>(kv_heads), static_cast<int>(dim),
+        k_cache.size(2), total);
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return q;
+}
+
+bool DecodeAttentionSupports(int64_t groups, int64_t dim, int64_t keys) {
+  return groups >= 1 && groups <= kMaxGroups && dim >= 1 && dim <= kBlock &&
+         AttentionSharedBytes(groups, dim, keys) <= 48 * 1024;
+}
+
+at::Tensor DecodeAttention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           const at::Tensor& bias, double scale) {
+  const int64_t b = q.size(0), kv_heads = q.size(1), groups = q.size(2), dim = q.size(3), keys = k_cache.size(2);
+  TORCH_CHECK(DecodeAttentionSupports(groups, dim, keys), "DecodeAttention: unsupported shape");
+  const at::Tensor qc = q.contiguous(), bias_rows = bias.reshape({b, keys}).contiguous();
+  at::Tensor out = at::empty_like(qc);
+  const c10::cuda::CUDAGuard guard(q.device());
+  DispatchFloating(q.scalar_type(), [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    DecodeAttentionKernel<T>
+        <<<static_cast<unsigned>(b * kv_heads), kBlock, AttentionSharedBytes(groups, dim, keys),
+           at::cuda::getCurrentCUDAStream()>>>(Ptr<T>(qc), Ptr<T>(k_cache), Ptr<T>(v_cache), Ptr<T>(bias_rows),
+                                               MutablePtr<T>(out), static_cast<int>(kv_heads),
+                                               static_cast<int>(groups), static_cast<int>(dim), keys,
+                                               static_cast<float>(scale));
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return out;
+}
+
+std::pair<at::Tensor, at::Tensor> AddRmsNorm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
+                                             double eps) {
+  const at::Tensor a = x.contiguous(), d = delta.contiguous(), w = weight.contiguous();
+  const int64_t n = a.size(-1), rows = a.numel() / n;
+  at::Tensor sum = at::empty_like(a), out = at::empty_like(a);
+  if (rows == 0) return {sum, out};
+  const c10::cuda::CUDAGuard guard(a.device());
+  DispatchFloating(a.scalar_type(), [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    AddRmsNormKernel<T><<<static_cast<unsigned>(rows), kBlock, 0, at::cuda::getCurrentCUDAStream()>>>(
+        Ptr<T>(a), Ptr<T>(d), Ptr<T>(w), MutablePtr<T>(sum), MutablePtr<T>(out), n, static_cast<float>(eps));
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return {sum, out};
+}
+
+std::pair<at::Tensor, at::Tensor> GreedyPick(const at::Tensor& logits) {
+  TORCH_CHECK(logits.dim() == 2 && logits.scalar_type() == at::kFloat, "GreedyPick: fp32 [rows, vocab] expected");
+  const at::Tensor l = logits.contiguous();
+  const int64_t rows = l.size(0);
+  at::Tensor token = at::empty({rows}, l.options().dtype(at::kLong)), logprob = at::empty({rows}, l.options());
+  if (rows == 0) return {token, logprob};
+  const c10::cuda::CUDAGuard guard(l.device());
+  GreedyPickKernel<<<static_cast<unsigned>(rows), kPickBlock, 0, at::cuda::getCurrentCUDAStream()>>>(
+      l.data_ptr<float>(), l.size(1), token.data_ptr<int64_t>(), logprob.data_ptr<float>());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return {token, logprob};
+}
+
+}  // namespace mome::llm::kernels
