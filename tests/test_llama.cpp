@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <thread>
 
 #include "mome/core/error.h"
@@ -340,6 +341,52 @@ TEST(LlamaCuda, RotaryAndSiluMulKernelsRoundLikeTransformers) {
           << c10::toString(dtype) << " max diff " << (got_mlp - want_mlp).abs().max().item<float>();
     }
   }
+}
+
+// The decoding-step kernels (decode_step.cu) against the ATen ops they replace, on random inputs: rotary into the
+// cache bit-identical (same roundings); attention within one rounding of
+// the dtype of an fp32 reference (probabilities kept in fp32); the greedy pick the same ids as argmax, ties to the
+// lower index, and log-probabilities within fp32 summation order.
+TEST(LlamaCuda, DecodeStepKernelsAgreeWithTheOpsTheyReplace) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(2);
+  for (auto dtype : {torch::kBFloat16, torch::kHalf, torch::kFloat}) {
+    const auto o = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
+    const int64_t b = 3, heads = 8, kv = 2, d = 64, capacity = 40;
+    const at::Tensor qkv = torch::randn({b, 1, heads + 2 * kv, d}, o);
+    const at::Tensor angle = torch::rand({b, 1, 1, d / 2}, o.dtype(torch::kFloat)) * 6;
+    const at::Tensor cos = torch::cat({angle.cos(), angle.cos()}, -1).to(dtype);
+    const at::Tensor sin = torch::cat({-angle.sin(), angle.sin()}, -1).to(dtype);  // signed
+    at::Tensor keys = torch::randn({b, kv, capacity, d}, o), values = torch::randn({b, kv, capacity, d}, o);
+    const at::Tensor want_keys = keys.clone(), want_values = values.clone();
+    const at::Tensor slot = torch::full({1}, 17, o.dtype(torch::kLong));
+    const at::Tensor q = llm::kernels::RotaryIntoCache(qkv, cos, sin, slot, keys, values, heads, kv);
+    const at::Tensor rotated = llm::kernels::Rotary(qkv.narrow(2, 0, heads + kv), cos, sin);
+    want_keys.select(2, 17).copy_(rotated.narrow(2, heads, kv).squeeze(1));
+    want_values.select(2, 17).copy_(qkv.narrow(2, heads + kv, kv).squeeze(1));
+    EXPECT_TRUE(torch::equal(q, rotated.narrow(2, 0, heads))) << c10::toString(dtype);
+    EXPECT_TRUE(torch::equal(keys, want_keys) && torch::equal(values, want_values)) << c10::toString(dtype);
+
+    const at::Tensor allowed = torch::rand({b, 1, 1, capacity}, o.dtype(torch::kFloat)).gt(0.3);
+    const at::Tensor bias = torch::where(allowed, torch::zeros({}, o), torch::full({}, -1e4, o)).to(dtype);
+    const at::Tensor grouped = q.view({b, kv, heads / kv, d});
+    const at::Tensor got = llm::kernels::DecodeAttention(grouped, keys, values, bias, 0.125);
+    const at::Tensor scores = torch::matmul(grouped.to(torch::kFloat), keys.to(torch::kFloat).transpose(-1, -2));
+    const at::Tensor probs = torch::softmax(scores * 0.125 + bias.to(torch::kFloat), -1);
+    const at::Tensor want = torch::matmul(probs, values.to(torch::kFloat));
+    const double tolerance = dtype == torch::kFloat ? 1e-5 : dtype == torch::kHalf ? 2e-3 : 1.6e-2;
+    EXPECT_LT((got.to(torch::kFloat) - want).abs().max().item<double>(), tolerance) << c10::toString(dtype);
+
+  }
+  at::Tensor logits = torch::randn({4, 128256}, torch::TensorOptions().device(torch::kCUDA)) * 4;
+  logits[1][5] = 100.f;
+  logits[1][9000] = 100.f;  // a tie: the lower index wins
+  logits[2].narrow(0, 0, 1000).fill_(-std::numeric_limits<float>::infinity());
+  const auto [token, logprob] = llm::kernels::GreedyPick(logits);
+  EXPECT_TRUE(torch::equal(token, logits.argmax(-1)));
+  EXPECT_EQ(token[1].item<int64_t>(), 5);
+  const at::Tensor want_logprob = torch::log_softmax(logits, -1).gather(1, token.unsqueeze(1)).squeeze(1);
+  EXPECT_TRUE(torch::allclose(logprob, want_logprob, 1e-5, 1e-5)) << logprob << want_logprob;
 }
 #endif
 

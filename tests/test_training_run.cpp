@@ -607,8 +607,6 @@ TEST_F(TrainingRun, ServeAnswersOpenAiRequestsConcurrentlyWithErrorsAsOpenAi) {
   EXPECT_NE(open.err.find("--api-key"), std::string::npos) << open.err;
 }
 
-#endif  // MOME_WITH_SERVE
-
 // tests/web/page_check.py against the server on `port`, with Debian's python3 (python3-selenium is installed for it;
 // a python3 earlier on PATH may lack it).
 testing::CommandResult PageCheck(int port, const std::string& args) {
@@ -643,6 +641,8 @@ TEST_F(TrainingRun, WebPageTranscribesUploadsAndRecordingsInHeadlessChromium) {
   EXPECT_EQ(recorded.exit_code, 0) << recorded.out << recorded.err;
   EXPECT_NE(recorded.out.find("page_check: recording: done"), std::string::npos) << recorded.out;
 }
+
+#endif  // MOME_WITH_SERVE (the web page test needs the server and cpp-httplib too)
 
 TEST_F(TrainingRun, BadInputsGiveOneLine) {
   const auto no_data = Train(root_ + "/x", "--set train.data=" + root_ + "/missing");

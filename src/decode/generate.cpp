@@ -7,6 +7,9 @@
 #include <cmath>
 
 #include "decode/incremental_decoder.h"
+#if MOME_WITH_CUDA_KERNELS
+#include "llm/kernels/fused_kernels.h"
+#endif
 #include "mome/core/error.h"
 
 namespace mome::decode {
@@ -41,6 +44,16 @@ Hypothesis TrimRow(const int64_t* ids, const float* logprobs, int64_t length, co
   return h;
 }
 
+// The argmax of each row of logits and its log-softmax: one kernel on CUDA (a block per row), else ATen's ops.
+std::pair<at::Tensor, at::Tensor> GreedyChoice(const at::Tensor& logits) {
+#if MOME_WITH_CUDA_KERNELS
+  if (logits.is_cuda() && logits.dim() == 2 && logits.scalar_type() == at::kFloat)
+    return llm::kernels::GreedyPick(logits);
+#endif
+  const at::Tensor best = logits.argmax(-1);
+  return {best, at::log_softmax(logits, -1).gather(1, best.unsqueeze(1)).squeeze(1)};
+}
+
 std::vector<Hypothesis> Greedy(IncrementalDecoder& decoder, at::Tensor logits, const at::Tensor& eos,
                                const GenerateOptions& options) {
   const int64_t b = logits.size(0);
@@ -48,10 +61,10 @@ std::vector<Hypothesis> Greedy(IncrementalDecoder& decoder, at::Tensor logits, c
   const at::Tensor pad = at::full({b}, options.pad_token_id, logits.options().dtype(at::kLong));
   std::vector<at::Tensor> tokens, logprobs;
   for (int64_t t = 0; t < options.max_new_tokens; ++t) {
-    const at::Tensor log_probs = at::log_softmax(logits, -1);
-    const at::Tensor next = at::where(unfinished, logits.argmax(-1), pad);
+    const auto [best, best_logprob] = GreedyChoice(logits);
+    const at::Tensor next = at::where(unfinished, best, pad);
     tokens.push_back(next);
-    logprobs.push_back(log_probs.gather(1, next.unsqueeze(1)).squeeze(1));
+    logprobs.push_back(best_logprob);  // a finished row's is dropped with its pads (TrimRow)
     if (eos.numel() > 0) unfinished = unfinished.logical_and(at::isin(next, eos).logical_not());
     if (t + 1 == options.max_new_tokens) break;
     // Stopping needs a host sync; checking every 4th step keeps the GPU queue full (extra steps emit pads).

@@ -2,10 +2,11 @@
 // layer, a cuDNN SDPA call of ~8 µs over ~330 cached keys, two index_copy writes into the cache and a rotary kernel
 // of ~2.4 µs each, and per token a log_softmax + argmax of ~56 µs: one block reducing 128k logits). Here:
 //   RotaryIntoCache  rotary of q and k from the packed projection, k and v written at the cache slot: one kernel
-//   DecodeAttention  softmax(q k^T * scale + bias) v for the one new token, a block per (sequence, kv head)
-//   AddRmsNorm       the residual add and the norm that reads it: one kernel
+//   DecodeAttention  softmax(q k^T * scale + bias) v for the one new token, a block per (sequence, kv head);
+//                    opt-in (llama.cpp says why): it needs a split over the keys to use more than B x KV SMs
 //   GreedyPick       argmax and its log-probability per row, one pass over the logits
-// Roundings follow HF's eager ops where they store an intermediate (rotary, the residual sum, the norm); attention
+// (A fused residual add + RMSNorm was tried: at batch 1 one block doing both took 4.3 µs against 1.3 + 2.6 for the two
+// kernels, so the layer keeps them apart.) Rotary rounds as HF's eager ops; attention
 // keeps the probabilities in fp32 (the fused SDPA kernels round them to the dtype before P·V), so it agrees with
 // SDPA to the dtype's rounding, not bit for bit.
 #include <ATen/ATen.h>
@@ -73,21 +74,42 @@ __global__ void RotaryIntoCacheKernel(const T* __restrict__ qkv, const T* __rest
   }
 }
 
-// Scores of the `groups` query rows of one kv head against every cached key: scores[g * keys + s].
+// 16-byte loads of T turned into floats: a thread reads a whole cached row in a few independent loads instead of
+// one dependent load per element (the first version of ScoreKeys, 64 scalar loads a key, took ~70 µs a layer).
+template <typename T>
+struct Chunk {
+  static constexpr int kSize = 16 / sizeof(T);
+  __device__ static void Load(const T* p, float* out) {
+    const uint4 raw = *reinterpret_cast<const uint4*>(p);
+    const T* v = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+    for (int i = 0; i < kSize; ++i) out[i] = F(v[i]);
+  }
+};
+
+// Scores of the `groups` query rows of one kv head against every cached key: scores[g * keys + s]. A thread per
+// key; rows are 16-byte aligned when dim is a multiple of Chunk<T>::kSize (checked by the host).
 template <typename T>
 __device__ void ScoreKeys(const float* q, const T* k, const T* bias, float* scores, int groups, int dim,
                           int64_t keys, float scale) {
+  constexpr int kSize = Chunk<T>::kSize;
   for (int64_t s = threadIdx.x; s < keys; s += blockDim.x) {
     float acc[kMaxGroups] = {};
     const T* key = k + s * dim;
-    for (int d = 0; d < dim; ++d) {
-      const float kd = F(key[d]);
+#pragma unroll 4
+    for (int c = 0; c < dim; c += kSize) {
+      float kd[kSize];
+      Chunk<T>::Load(key + c, kd);
 #pragma unroll
-      for (int g = 0; g < kMaxGroups; ++g)
-        if (g < groups) acc[g] = fmaf(q[g * dim + d], kd, acc[g]);
+      for (int i = 0; i < kSize; ++i)
+#pragma unroll
+        for (int g = 0; g < kMaxGroups; ++g)
+          if (g < groups) acc[g] = fmaf(q[g * dim + c + i], kd[i], acc[g]);
     }
     const float b = F(bias[s]);
-    for (int g = 0; g < groups; ++g) scores[g * keys + s] = acc[g] * scale + b;
+#pragma unroll
+    for (int g = 0; g < kMaxGroups; ++g)  // unrolled with a guard: acc indexed at run time would live in local memory
+      if (g < groups) scores[g * keys + s] = acc[g] * scale + b;
   }
 }
 
@@ -110,27 +132,39 @@ __device__ void SoftmaxRows(float* scores, int groups, int64_t keys) {
   }
 }
 
-// out[g, d] = sum_s p[g, s] v[s, d]: thread (part, d) sums keys part, part + parts, ...; parts then added.
+// out[g, d] = sum_s p[g, s] v[s, d]: thread (part, pair) sums keys part, part + parts, ... over two adjacent dims
+// (a warp reads 32 pairs of a row at once); the parts are then added.
 template <typename T>
 __device__ void WeightValues(const float* p, const T* v, float* partial, T* out, int groups, int dim, int64_t keys) {
-  const int parts = blockDim.x / dim;
-  const int d = threadIdx.x % dim, part = threadIdx.x / dim;
-  float acc[kMaxGroups] = {};
+  const int pairs = dim / 2, parts = blockDim.x / pairs;
+  const int pair = threadIdx.x % pairs, part = threadIdx.x / pairs, d0 = pair * 2;
   if (part < parts) {
+    float acc[kMaxGroups][2] = {};
+#pragma unroll 4
     for (int64_t s = part; s < keys; s += parts) {
-      const float vd = F(v[s * dim + d]);
+      const float v0 = F(v[s * dim + d0]), v1 = F(v[s * dim + d0 + 1]);
 #pragma unroll
-      for (int g = 0; g < kMaxGroups; ++g)
-        if (g < groups) acc[g] = fmaf(p[g * keys + s], vd, acc[g]);
+      for (int g = 0; g < kMaxGroups; ++g) {
+        if (g < groups) {
+          const float pg = p[g * keys + s];
+          acc[g][0] = fmaf(pg, v0, acc[g][0]);
+          acc[g][1] = fmaf(pg, v1, acc[g][1]);
+        }
+      }
     }
-    for (int g = 0; g < groups; ++g) partial[(part * groups + g) * dim + d] = acc[g];
+#pragma unroll
+    for (int g = 0; g < kMaxGroups; ++g) {
+      if (g < groups) {
+        partial[(part * groups + g) * dim + d0] = acc[g][0];
+        partial[(part * groups + g) * dim + d0 + 1] = acc[g][1];
+      }
+    }
   }
   __syncthreads();
-  if (part != 0) return;
-  for (int g = 0; g < groups; ++g) {
+  for (int idx = threadIdx.x; idx < groups * dim; idx += blockDim.x) {
     float sum = 0.f;
-    for (int r = 0; r < parts; ++r) sum += partial[(r * groups + g) * dim + d];
-    out[g * dim + d] = static_cast<T>(sum);
+    for (int r = 0; r < parts; ++r) sum += partial[r * groups * dim + idx];
+    out[idx] = static_cast<T>(sum);
   }
 }
 
@@ -142,7 +176,7 @@ __global__ void DecodeAttentionKernel(const T* __restrict__ q, const T* __restri
   extern __shared__ float shared[];
   float* q_rows = shared;                      // groups * dim
   float* scores = q_rows + groups * dim;       // groups * keys
-  float* partial = scores + groups * keys;     // (blockDim / dim) * groups * dim
+  float* partial = scores + groups * keys;     // (blockDim / (dim / 2)) * groups * dim
   const int64_t head = blockIdx.x, b = head / kv_heads;
   for (int i = threadIdx.x; i < groups * dim; i += blockDim.x) q_rows[i] = F(q[head * groups * dim + i]);
   __syncthreads();
@@ -151,35 +185,6 @@ __global__ void DecodeAttentionKernel(const T* __restrict__ q, const T* __restri
   SoftmaxRows(scores, groups, keys);
   __syncthreads();
   WeightValues(scores, v + head * keys * dim, partial, out + head * groups * dim, groups, dim, keys);
-}
-
-// sum = T(x + delta) (HF's residual add), out = RMSNorm(sum) rounded as RmsNormKernel (rms_norm.cu).
-template <typename T>
-__global__ void AddRmsNormKernel(const T* __restrict__ x, const T* __restrict__ delta, const T* __restrict__ w,
-                                 T* __restrict__ sum_out, T* __restrict__ out, int64_t n, float eps) {
-  const int64_t row = blockIdx.x;
-  float sq = 0.f;
-  for (int64_t i = threadIdx.x; i < n; i += kBlock) {
-    const T s = static_cast<T>(F(x[row * n + i]) + F(delta[row * n + i]));
-    sum_out[row * n + i] = s;
-    sq += F(s) * F(s);
-  }
-  __shared__ float warp_sums[kBlock / 32];
-  __shared__ float scale;
-  for (int o = 16; o > 0; o >>= 1) sq += __shfl_down_sync(0xffffffffu, sq, o);
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  if (lane == 0) warp_sums[warp] = sq;
-  __syncthreads();
-  if (warp == 0) {
-    sq = lane < kBlock / 32 ? warp_sums[lane] : 0.f;
-    for (int o = 16; o > 0; o >>= 1) sq += __shfl_down_sync(0xffffffffu, sq, o);
-    if (lane == 0) scale = rsqrtf(sq / static_cast<float>(n) + eps);
-  }
-  __syncthreads();
-  for (int64_t i = threadIdx.x; i < n; i += kBlock) {  // each thread reads back what it wrote
-    const T normed = static_cast<T>(F(sum_out[row * n + i]) * scale);
-    out[row * n + i] = static_cast<T>(F(w[i]) * F(normed));
-  }
 }
 
 // A running (max, first index of the max, sum of exp(x - max)); merging keeps the lower index on ties, as argmax.
@@ -237,7 +242,9 @@ T* MutablePtr(const at::Tensor& t) {
 }
 
 size_t AttentionSharedBytes(int64_t groups, int64_t dim, int64_t keys) {
-  return sizeof(float) * static_cast<size_t>(groups * dim + groups * keys + kBlock * groups);
+  // q rows, scores, and the partial sums of WeightValues: (kBlock / (dim / 2)) parts of groups * dim each.
+  const int64_t parts = kBlock / (dim / 2);
+  return sizeof(float) * static_cast<size_t>(groups * dim + groups * keys + parts * groups * dim);
 }
 
 }  // namespace
@@ -265,7 +272,8 @@ at::Tensor RotaryIntoCache(const at::Tensor& qkv, const at::Tensor& cos, const a
 }
 
 bool DecodeAttentionSupports(int64_t groups, int64_t dim, int64_t keys) {
-  return groups >= 1 && groups <= kMaxGroups && dim >= 1 && dim <= kBlock &&
+  // dim a multiple of 8 elements: whole 16-byte chunks for bf16/fp16 (and fp32, 4 a chunk) per cached row.
+  return groups >= 1 && groups <= kMaxGroups && dim >= 8 && dim % 8 == 0 && dim <= 2 * kBlock &&
          AttentionSharedBytes(groups, dim, keys) <= 48 * 1024;
 }
 
@@ -287,22 +295,6 @@ at::Tensor DecodeAttention(const at::Tensor& q, const at::Tensor& k_cache, const
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;
-}
-
-std::pair<at::Tensor, at::Tensor> AddRmsNorm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
-                                             double eps) {
-  const at::Tensor a = x.contiguous(), d = delta.contiguous(), w = weight.contiguous();
-  const int64_t n = a.size(-1), rows = a.numel() / n;
-  at::Tensor sum = at::empty_like(a), out = at::empty_like(a);
-  if (rows == 0) return {sum, out};
-  const c10::cuda::CUDAGuard guard(a.device());
-  DispatchFloating(a.scalar_type(), [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    AddRmsNormKernel<T><<<static_cast<unsigned>(rows), kBlock, 0, at::cuda::getCurrentCUDAStream()>>>(
-        Ptr<T>(a), Ptr<T>(d), Ptr<T>(w), MutablePtr<T>(sum), MutablePtr<T>(out), n, static_cast<float>(eps));
-  });
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  return {sum, out};
 }
 
 std::pair<at::Tensor, at::Tensor> GreedyPick(const at::Tensor& logits) {

@@ -4,6 +4,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <utility>
+
 namespace mome::llm::kernels {
 
 // Llama RMSNorm of a CUDA tensor (float32, bfloat16 or float16; weight of the same dtype), rounding as HF's
@@ -17,5 +19,23 @@ at::Tensor Rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& 
 
 // SwiGLU's silu(gate) * up from the packed [..., 2n] gate|up projection, one kernel; [..., n]. Not differentiable.
 at::Tensor SiluMul(const at::Tensor& gate_up);
+
+// The one-token decoding step (decode_step.cu). qkv [B, 1, heads + 2 kv_heads, D] contiguous, the packed projection
+// of one token; cos, signed_sin [B, 1, 1, D]; slot [1] int64 on the device (read by the kernel, so a captured graph
+// replays it); caches [B, kv_heads, capacity, D]. Writes rotated k and v at the slot; returns rotated q [B, 1, heads, D].
+at::Tensor RotaryIntoCache(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& signed_sin,
+                           const at::Tensor& slot, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           int64_t heads, int64_t kv_heads);
+
+// Attention of one new token: q [B, kv_heads, groups, D] (the query heads sharing a kv head), caches
+// [B, kv_heads, keys, D], additive bias [B, 1, 1, keys] in q's dtype; returns [B, kv_heads, groups, D].
+// Probabilities stay fp32. DecodeAttentionSupports says whether a shape fits (else use SDPA).
+bool DecodeAttentionSupports(int64_t groups, int64_t dim, int64_t keys);
+at::Tensor DecodeAttention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           const at::Tensor& bias, double scale);
+
+// Greedy choice per row of fp32 logits [rows, vocab]: (argmax int64 [rows], its log-softmax fp32 [rows]); ties go to
+// the lower index, as argmax.
+std::pair<at::Tensor, at::Tensor> GreedyPick(const at::Tensor& logits);
 
 }  // namespace mome::llm::kernels
