@@ -17,6 +17,7 @@
 
 #include <cfloat>
 
+#include "llm/kernels/device_math.cuh"
 #include "llm/kernels/fused_kernels.h"
 
 namespace mome::llm::kernels {
@@ -26,23 +27,9 @@ constexpr int kBlock = 256;
 constexpr int kPickBlock = 1024;
 constexpr int kMaxGroups = 8;
 
-template <typename T>
-__device__ __forceinline__ float F(T v) {
-  return static_cast<float>(v);
-}
-template <typename T>
-__device__ __forceinline__ float Round(float v) {
-  return static_cast<float>(static_cast<T>(v));
-}
-
-template <typename Fn>
-void DispatchFloating(c10::ScalarType type, Fn&& fn) {
-  switch (type) {
-    case at::kBFloat16: fn(static_cast<__nv_bfloat16*>(nullptr)); break;
-    case at::kHalf: fn(static_cast<__half*>(nullptr)); break;
-    default: fn(static_cast<float*>(nullptr));
-  }
-}
+using device::DispatchFloating;
+using device::F;
+using device::Round;
 
 // qkv [B, heads + 2 kv_heads, D] (one token): q rotated into q_out [B, heads, D]; k rotated and v copied into the
 // caches [B, kv_heads, capacity, D] at *slot. Rotary rounds as RotaryKernel (elementwise.cu) does.

@@ -7,19 +7,15 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "llm/kernels/device_math.cuh"
 #include "llm/kernels/fused_kernels.h"
 
 namespace mome::llm::kernels {
 namespace {
 
-template <typename T>
-__device__ __forceinline__ float F(T v) {
-  return static_cast<float>(v);
-}
-template <typename T>
-__device__ __forceinline__ float Round(float v) {  // through the storage dtype, as a stored intermediate is
-  return static_cast<float>(static_cast<T>(v));
-}
+using device::DispatchFloating;
+using device::F;
+using device::Round;
 
 // out[b, t, h, i] = x * cos + swap_halves(x) * signed_sin, x strided in its first three dims.
 template <typename T>
@@ -53,20 +49,6 @@ __global__ void SiluMulKernel(const T* __restrict__ in, T* __restrict__ out, int
 
 constexpr int kBlock = 256;
 
-template <typename Fn>
-void Dispatch(c10::ScalarType type, Fn&& fn) {
-  switch (type) {
-    case at::kBFloat16:
-      fn(static_cast<__nv_bfloat16*>(nullptr));
-      break;
-    case at::kHalf:
-      fn(static_cast<__half*>(nullptr));
-      break;
-    default:
-      fn(static_cast<float*>(nullptr));
-  }
-}
-
 }  // namespace
 
 at::Tensor Rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin) {
@@ -78,7 +60,7 @@ at::Tensor Rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& 
   const c10::cuda::CUDAGuard guard(x.device());
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   const auto blocks = static_cast<unsigned>((total + kBlock - 1) / kBlock);
-  Dispatch(x.scalar_type(), [&](auto* tag) {
+  DispatchFloating(x.scalar_type(), [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     RotaryKernel<T><<<blocks, kBlock, 0, stream>>>(
         static_cast<const T*>(x.data_ptr()), static_cast<const T*>(c.data_ptr()), static_cast<const T*>(s.data_ptr()),
@@ -100,7 +82,7 @@ at::Tensor SiluMul(const at::Tensor& gate_up) {
   const c10::cuda::CUDAGuard guard(in.device());
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   const auto blocks = static_cast<unsigned>((total + kBlock - 1) / kBlock);
-  Dispatch(in.scalar_type(), [&](auto* tag) {
+  DispatchFloating(in.scalar_type(), [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     SiluMulKernel<T><<<blocks, kBlock, 0, stream>>>(static_cast<const T*>(in.data_ptr()),
                                                    static_cast<T*>(out.data_ptr()), total, n);

@@ -9,6 +9,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "llm/kernels/device_math.cuh"
 #include "llm/kernels/fused_kernels.h"
 
 namespace mome::llm::kernels {
@@ -16,14 +17,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-template <typename T>
-__device__ __forceinline__ float ToFloat(T v) {
-  return static_cast<float>(v);
-}
-template <typename T>
-__device__ __forceinline__ T FromFloat(float v) {
-  return static_cast<T>(v);
-}
+using device::F;
 
 template <typename T>
 __global__ void RmsNormKernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ out, int64_t n,
@@ -33,7 +27,7 @@ __global__ void RmsNormKernel(const T* __restrict__ x, const T* __restrict__ w, 
   T* outr = out + row * n;
   float sum = 0.f;
   for (int64_t i = threadIdx.x; i < n; i += kThreads) {
-    const float h = ToFloat(xr[i]);
+    const float h = F(xr[i]);
     sum += h * h;
   }
   // Block reduction: warps by shuffle, then the first warp over the warp sums.
@@ -51,8 +45,8 @@ __global__ void RmsNormKernel(const T* __restrict__ x, const T* __restrict__ w, 
   __syncthreads();
   const float r = scale;
   for (int64_t i = threadIdx.x; i < n; i += kThreads) {
-    const T normed = FromFloat<T>(ToFloat(xr[i]) * r);
-    outr[i] = FromFloat<T>(ToFloat(w[i]) * ToFloat(normed));
+    const T normed = static_cast<T>(F(xr[i]) * r);
+    outr[i] = static_cast<T>(F(w[i]) * F(normed));
   }
 }
 
