@@ -44,8 +44,10 @@ int Main(int argc, char** argv) {
       .AddOption("--beams", "LIST", "beam sizes (1 = greedy)", "1")
       .AddOption("--repeat", "N", "timed runs per point (median, min and max reported)", "5")
       .AddFlag("--json", "print JSON lines instead of a table")
-      .AddOption("--profile", "TRACE", "also write a Chrome trace of one timed run per point to TRACE (BATCHxBEAMS.json "
-                 "appended); never part of the timings", "");
+      .AddOption("--profile", "TRACE",
+                 "also write a Chrome trace of one timed run per point to TRACE (BATCHxBEAMS.json "
+                 "appended); never part of the timings",
+                 "");
   if (!cli.Parse(argc, argv)) return 0;
   const c10::Device device = ParseDevice(cli.GetString("--device"));
   const c10::ScalarType dtype = ParseDtype(cli.GetString("--dtype"), device);
@@ -85,8 +87,9 @@ int Main(int argc, char** argv) {
       for (int64_t r = 0; r < repeat; ++r) full.push_back(TimeGenerate(full_run, embeds));
       const auto prefill = bench::Summarise(one), whole = bench::Summarise(full);
       if (cli.Has("--profile"))
-        bench::ProfileToTrace(cli.GetString("--profile") + "." + std::to_string(batch) + "x" + std::to_string(beams) + ".json",
-                              device.is_cuda(), [&] { TimeGenerate(full_run, embeds); });
+        bench::ProfileToTrace(
+            cli.GetString("--profile") + "." + std::to_string(batch) + "x" + std::to_string(beams) + ".json",
+            device.is_cuda(), [&] { TimeGenerate(full_run, embeds); });
       // The range of ms/token: the fastest and slowest full run, less the median prefill.
       const auto per_token = [&](double full_ms) { return (full_ms - prefill.median) / (new_tokens - 1.0); };
       if (json) {

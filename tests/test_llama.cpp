@@ -376,7 +376,6 @@ TEST(LlamaCuda, DecodeStepKernelsAgreeWithTheOpsTheyReplace) {
     const at::Tensor want = torch::matmul(probs, values.to(torch::kFloat));
     const double tolerance = dtype == torch::kFloat ? 1e-5 : dtype == torch::kHalf ? 2e-3 : 1.6e-2;
     EXPECT_LT((got.to(torch::kFloat) - want).abs().max().item<double>(), tolerance) << c10::toString(dtype);
-
   }
   at::Tensor logits = torch::randn({4, 128256}, torch::TensorOptions().device(torch::kCUDA)) * 4;
   logits[1][5] = 100.f;

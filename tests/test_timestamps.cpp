@@ -165,7 +165,7 @@ TEST(Vad, LongSpeechIsCutInItsQuietestStretchNotAtAOneFrameDropout) {
   const double cut = pieces[0].end / 16000.0, dip = 0.5 + 2.2 + 0.02 + 0.6;  // the dip spans [dip, dip + 0.2)
   EXPECT_GT(cut, dip) << "cut at " << cut;
   EXPECT_LT(cut, dip + 0.2) << "cut at " << cut;  // pieces cut inside speech meet at the cut (no margin)
-  frontend::VadOptions one_frame;  // what the cut used to be: the quietest single frame, inside the word
+  frontend::VadOptions one_frame;                 // what the cut used to be: the quietest single frame, inside the word
   one_frame.cut_seconds = one_frame.frame_seconds;
   const double frame_cut = frontend::SplitAtPauses(speech, 4.0, one_frame)[0].end / 16000.0;
   EXPECT_NEAR(frame_cut, 2.71, 0.011);

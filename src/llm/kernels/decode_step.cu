@@ -77,8 +77,8 @@ struct Chunk {
 // Scores of the `groups` query rows of one kv head against every cached key: scores[g * keys + s]. A thread per
 // key; rows are 16-byte aligned when dim is a multiple of Chunk<T>::kSize (checked by the host).
 template <typename T>
-__device__ void ScoreKeys(const float* q, const T* k, const T* bias, float* scores, int groups, int dim,
-                          int64_t keys, float scale) {
+__device__ void ScoreKeys(const float* q, const T* k, const T* bias, float* scores, int groups, int dim, int64_t keys,
+                          float scale) {
   constexpr int kSize = Chunk<T>::kSize;
   for (int64_t s = threadIdx.x; s < keys; s += blockDim.x) {
     float acc[kMaxGroups] = {};
@@ -161,9 +161,9 @@ __global__ void DecodeAttentionKernel(const T* __restrict__ q, const T* __restri
                                       const T* __restrict__ bias, T* __restrict__ out, int kv_heads, int groups,
                                       int dim, int64_t keys, float scale) {
   extern __shared__ float shared[];
-  float* q_rows = shared;                      // groups * dim
-  float* scores = q_rows + groups * dim;       // groups * keys
-  float* partial = scores + groups * keys;     // (blockDim / (dim / 2)) * groups * dim
+  float* q_rows = shared;                   // groups * dim
+  float* scores = q_rows + groups * dim;    // groups * keys
+  float* partial = scores + groups * keys;  // (blockDim / (dim / 2)) * groups * dim
   const int64_t head = blockIdx.x, b = head / kv_heads;
   for (int i = threadIdx.x; i < groups * dim; i += blockDim.x) q_rows[i] = F(q[head * groups * dim + i]);
   __syncthreads();
@@ -237,8 +237,8 @@ size_t AttentionSharedBytes(int64_t groups, int64_t dim, int64_t keys) {
 }  // namespace
 
 at::Tensor RotaryIntoCache(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& signed_sin,
-                           const at::Tensor& slot, const at::Tensor& k_cache, const at::Tensor& v_cache,
-                           int64_t heads, int64_t kv_heads) {
+                           const at::Tensor& slot, const at::Tensor& k_cache, const at::Tensor& v_cache, int64_t heads,
+                           int64_t kv_heads) {
   TORCH_CHECK(qkv.is_contiguous() && k_cache.is_contiguous() && v_cache.is_contiguous() && qkv.size(1) == 1,
               "RotaryIntoCache: contiguous one-token qkv and caches expected");
   const int64_t b = qkv.size(0), dim = k_cache.size(3);
@@ -273,12 +273,10 @@ at::Tensor DecodeAttention(const at::Tensor& q, const at::Tensor& k_cache, const
   const c10::cuda::CUDAGuard guard(q.device());
   DispatchFloating(q.scalar_type(), [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    DecodeAttentionKernel<T>
-        <<<static_cast<unsigned>(b * kv_heads), kBlock, AttentionSharedBytes(groups, dim, keys),
-           at::cuda::getCurrentCUDAStream()>>>(Ptr<T>(qc), Ptr<T>(k_cache), Ptr<T>(v_cache), Ptr<T>(bias_rows),
-                                               MutablePtr<T>(out), static_cast<int>(kv_heads),
-                                               static_cast<int>(groups), static_cast<int>(dim), keys,
-                                               static_cast<float>(scale));
+    DecodeAttentionKernel<T><<<static_cast<unsigned>(b * kv_heads), kBlock, AttentionSharedBytes(groups, dim, keys),
+                               at::cuda::getCurrentCUDAStream()>>>(
+        Ptr<T>(qc), Ptr<T>(k_cache), Ptr<T>(v_cache), Ptr<T>(bias_rows), MutablePtr<T>(out), static_cast<int>(kv_heads),
+        static_cast<int>(groups), static_cast<int>(dim), keys, static_cast<float>(scale));
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;

@@ -22,10 +22,11 @@ at::Tensor SiluMul(const at::Tensor& gate_up);
 
 // The one-token decoding step (decode_step.cu). qkv [B, 1, heads + 2 kv_heads, D] contiguous, the packed projection
 // of one token; cos, signed_sin [B, 1, 1, D]; slot [1] int64 on the device (read by the kernel, so a captured graph
-// replays it); caches [B, kv_heads, capacity, D]. Writes rotated k and v at the slot; returns rotated q [B, 1, heads, D].
+// replays it); caches [B, kv_heads, capacity, D]. Writes rotated k and v at the slot; returns rotated q [B, 1, heads,
+// D].
 at::Tensor RotaryIntoCache(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& signed_sin,
-                           const at::Tensor& slot, const at::Tensor& k_cache, const at::Tensor& v_cache,
-                           int64_t heads, int64_t kv_heads);
+                           const at::Tensor& slot, const at::Tensor& k_cache, const at::Tensor& v_cache, int64_t heads,
+                           int64_t kv_heads);
 
 // Attention of one new token: q [B, kv_heads, groups, D] (the query heads sharing a kv head), caches
 // [B, kv_heads, keys, D], additive bias [B, 1, 1, keys] in q's dtype; returns [B, kv_heads, groups, D].
