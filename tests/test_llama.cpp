@@ -387,6 +387,94 @@ TEST(LlamaCuda, DecodeStepKernelsAgreeWithTheOpsTheyReplace) {
   const at::Tensor want_logprob = torch::log_softmax(logits, -1).gather(1, token.unsqueeze(1)).squeeze(1);
   EXPECT_TRUE(torch::allclose(logprob, want_logprob, 1e-5, 1e-5)) << logprob << want_logprob;
 }
+
+// bf16 decoding on CUDA (graph, GEMV, fused step kernels) against a plain forward pass over the prompt and what it
+// generated (cuBLAS, no cache): every greedy token is the forward's argmax up to bf16 rounding (its logit within 2 %
+// of the logit range of the top one) and its log-probability agrees within 0.05 — for one prompt and a padded batch.
+TEST(LlamaCuda, Bf16DecodingAgreesWithAForwardPassOverItsOutput) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* name : kCases) {
+    const std::string dir = testing::DataPath(std::string("llama/") + name);
+    const auto expected = testing::ReadJson(dir + "/expected.json");
+    auto model = llm::LoadLlama(dir, torch::kCUDA, torch::kBFloat16);
+    torch::NoGradGuard no_grad;
+    const auto prompts = Ids(expected["prompts"]);
+    decode::GenerateOptions options = OptionsOf(expected);
+    options.eos_token_ids.clear();  // the whole budget of tokens, every row
+    for (const auto& batch : {std::vector<std::vector<int64_t>>{prompts[0]}, prompts}) {
+      const auto hypotheses = decode::GenerateFromIds(*model, batch, options);
+      ASSERT_EQ(hypotheses.size(), batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        std::vector<int64_t> sequence = batch[i];
+        sequence.insert(sequence.end(), hypotheses[i].ids.begin(), hypotheses[i].ids.end());
+        const int64_t t = static_cast<int64_t>(sequence.size());
+        const at::Tensor ids = torch::tensor(sequence).unsqueeze(0).cuda();
+        const at::Tensor logits =
+            model->forward(model->model->Embed(ids), torch::arange(t).unsqueeze(0).cuda(), {}, nullptr)[0]
+                .to(torch::kFloat)
+                .cpu();
+        const at::Tensor logprobs = torch::log_softmax(logits, -1);
+        const double range = (logits.max() - logits.min()).item<double>();
+        for (size_t j = 0; j < hypotheses[i].ids.size(); ++j) {
+          const int64_t row = static_cast<int64_t>(batch[i].size() + j) - 1, token = hypotheses[i].ids[j];
+          const double gap = (logits[row].max() - logits[row][token]).item<double>();
+          EXPECT_LE(gap, 0.02 * range) << name << " row " << i << " token " << j;
+          EXPECT_NEAR(hypotheses[i].logprobs[j], logprobs[row][token].item<double>(), 0.05)
+              << name << " row " << i << " token " << j;
+        }
+      }
+    }
+  }
+}
+
+// The decoding GEMV (gemv.cu) against an fp32 product of the same rounded inputs, rounded once: within one unit in
+// the last place of the dtype (only the fp32 summation order differs), for one and two rows, K not a multiple of the
+// 2048-element stretch a warp loads at once, an odd N, strided rows, and each extra: the residual epilogue and the
+// fp32 output.
+TEST(LlamaCuda, DecodeLinearAgreesWithAnFp32Product) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(3);
+  using Extras = llm::kernels::DecodeLinearExtras;
+  for (auto dtype : {torch::kBFloat16, torch::kHalf}) {
+    const auto o = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
+    const double ulp = dtype == torch::kBFloat16 ? 1.0 / 128 : 1.0 / 1024;  // relative, with margin for rounding
+    // |got - want| within `ulp` of the magnitude of what was rounded (the product, and the residual it is added to)
+    const auto check = [&](const at::Tensor& got, const at::Tensor& want, const std::string& what,
+                           const at::Tensor& magnitude) {
+      const at::Tensor err = (got.to(torch::kFloat) - want).abs();
+      EXPECT_TRUE(err.le(magnitude * ulp + 1e-3).all().item<bool>())
+          << what << " " << c10::toString(dtype) << " max err " << err.max().item<float>();
+    };
+    const auto product_of = [](const at::Tensor& x, const at::Tensor& w) {
+      return torch::matmul(x.to(torch::kFloat), w.to(torch::kFloat).t());
+    };
+    for (int64_t rows : {1, 2}) {
+      for (int64_t k : {64, 328, 2048, 8200}) {
+        const int64_t n = 301;
+        const at::Tensor w = torch::randn({n, k}, o) * 0.05;
+        const at::Tensor x = torch::randn({rows, 3, k}, o).select(1, 2);  // strided rows
+        ASSERT_TRUE(llm::kernels::DecodeLinearSupports(x, w)) << rows << "x" << k;
+        const at::Tensor product = product_of(x, w);
+        const std::string what = std::to_string(rows) + "x" + std::to_string(k);
+        check(llm::kernels::DecodeLinear(x, w), product, what, product.abs());
+        Extras with_residual;
+        with_residual.residual = torch::randn({rows, n}, o);
+        const at::Tensor residual = with_residual.residual.to(torch::kFloat);
+        check(llm::kernels::DecodeLinear(x, w, with_residual), residual + product, what + " + residual",
+              residual.abs() + product.abs());
+        Extras fp32;
+        fp32.float_out = true;
+        const at::Tensor logits = llm::kernels::DecodeLinear(x, w, fp32);
+        ASSERT_EQ(logits.scalar_type(), torch::kFloat);
+        EXPECT_TRUE(torch::equal(logits, logits.to(dtype).to(torch::kFloat))) << "fp32 output not dtype-rounded";
+        check(logits, product, what + " fp32 out", product.abs());
+      }
+    }
+    EXPECT_FALSE(llm::kernels::DecodeLinearSupports(torch::randn({3, 64}, o), torch::randn({8, 64}, o)));
+    EXPECT_FALSE(llm::kernels::DecodeLinearSupports(torch::randn({1, 60}, o), torch::randn({8, 60}, o)));
+    EXPECT_FALSE(llm::kernels::DecodeLinearSupports(torch::randn({1, 64}), torch::randn({8, 64})));  // CPU
+  }
+}
 #endif
 
 }  // namespace

@@ -43,7 +43,7 @@ class CudaGraphedStep : public GraphedDecodeStep {
   at::Tensor Run() {
     const at::Tensor embeds = lm_.model->Embed(tokens_.unsqueeze(1));
     const at::Tensor hidden = lm_.model->ForwardStatic(embeds, positions_.unsqueeze(1), slot_, cache_, hooks_);
-    return lm_.Logits(hidden.select(1, 0)).to(at::kFloat);
+    return lm_.LogitsFp32(hidden.select(1, 0));
   }
 
   void Capture() {

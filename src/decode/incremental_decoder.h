@@ -37,7 +37,7 @@ class IncrementalDecoder {
     if (graph_ && extras_.hooks && (!extras_.hooks->GraphCapturable() || extras_.hooks->GraphKey() != graph_key_))
       graph_.reset();
     if (graph_) graph_->Reset(next_position_, cache_.length());
-    return lm_.Logits(hidden.select(1, t - 1)).to(at::kFloat);
+    return lm_.LogitsFp32(hidden.select(1, t - 1));
   }
 
   // Feeds one token per sequence; returns logits [B, vocab] (float32), valid until the next Step.
@@ -53,7 +53,7 @@ class IncrementalDecoder {
     const at::Tensor embeds = lm_.model->Embed(tokens.unsqueeze(1));
     const at::Tensor hidden = lm_.model->forward(embeds, next_position_.unsqueeze(1), at::Tensor(), &cache_, extras_);
     next_position_ = next_position_ + 1;
-    return lm_.Logits(hidden.select(1, 0)).to(at::kFloat);
+    return lm_.LogitsFp32(hidden.select(1, 0));
   }
 
   void Reorder(const at::Tensor& index) {

@@ -97,6 +97,37 @@ at::Tensor SignedSin(const at::Tensor& sin) {
 #endif
 }
 
+#if MOME_WITH_CUDA_KERNELS
+// Whether a projection runs as the decoding GEMV (llm/kernels/gemv.cu): one or two rows of bf16/fp16, no bias,
+// nothing needing a gradient. MOME_DECODE_GEMV=off keeps cuBLAS, to compare the two in one build.
+bool UseDecodeLinear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("MOME_DECODE_GEMV");
+    return v == nullptr || std::string(v) != "off";
+  }();
+  return enabled && !bias.defined() && UseKernels(x) && !(at::GradMode::is_enabled() && weight.requires_grad()) &&
+         kernels::DecodeLinearSupports(x, weight);
+}
+#endif
+
+// x W^T + b, then + residual when defined (the decoder layer's add of a sublayer's output to the stream, same
+// order and rounding); on the decoding path one kernel does both.
+at::Tensor Project(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& residual) {
+#if MOME_WITH_CUDA_KERNELS
+  if (UseDecodeLinear(x, weight, bias)) {
+    kernels::DecodeLinearExtras extras;
+    extras.residual = residual;
+    return kernels::DecodeLinear(x, weight, extras);
+  }
+#endif
+  const at::Tensor y = at::linear(x, weight, bias);
+  return residual.defined() ? residual + y : y;
+}
+
+at::Tensor Project(const at::Tensor& x, const Linear& linear, const at::Tensor& residual) {
+  return Project(x, linear->weight, linear->bias, residual);
+}
+
 at::Tensor ApplyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& signed_sin) {
 #if MOME_WITH_CUDA_KERNELS
   if (UseKernels(x) && x.dim() == 4 && x.stride(3) == 1 && cos.scalar_type() == x.scalar_type())
@@ -142,9 +173,9 @@ at::Tensor FusedDecodeAttention(const at::Tensor& qkv, const AttentionContext& c
   const int64_t b = qkv.size(0), dim = keys.size(3), groups = heads / kv_heads;
   const at::Tensor grouped = q.view({b, kv_heads, groups, dim});
   at::Tensor out;
-  // The decode attention kernel is opt-in (MOME_DECODE_ATTENTION=kernel): its first version measured 37 µs a layer
-  // on an H100 against SDPA's 8 (a block per kv head: 8 blocks at batch 1, and its per-group accumulators indexed at
-  // run time, in local memory); the version here fixes the second and is not yet measured. SDPA is the default.
+  // The decode attention kernel is opt-in (MOME_DECODE_ATTENTION=kernel): split over the keys it measured 6.9 µs a
+  // layer plus 3.8–4.8 for the merge on an H100 at batch 1 against cuDNN SDPA's 8.3 (and slower at batch 8 and with
+  // beams), so SDPA is the default.
   static const bool use_kernel = [] {
     const char* v = std::getenv("MOME_DECODE_ATTENTION");
     return v != nullptr && std::string(v) == "kernel";
@@ -190,25 +221,29 @@ void LlamaAttentionImpl::PackProjections() {
   qkv_->Pack({q_proj, k_proj, v_proj});
 }
 
-at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const AttentionContext& context) const {
+at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const AttentionContext& context,
+                                       const at::Tensor& residual) const {
   const int64_t b = x.size(0), t = x.size(1);
   at::Tensor dq, dv;
   if (context.hooks) {
     dq = context.hooks->QueryDelta(layer_index_, x);
     dv = context.hooks->ValueDelta(layer_index_, x);
   }
+#if MOME_WITH_CUDA_KERNELS
+  if (FusedDecodeApplies(x, context, qkv_ && qkv_->Usable(), dq.defined() || dv.defined())) {
+    const at::Tensor qkv = Project(x, qkv_->weight(), qkv_->bias(), {});
+    return Project(FusedDecodeAttention(qkv.view({b, t, heads_ + 2 * kv_heads_, head_dim_}), context, layer_index_,
+                                        heads_, kv_heads_),
+                   o_proj, residual);
+  }
+#endif
   // Rotary in the [B, T, heads, head_dim] layout, before the transpose (elementwise: the same values).
   const at::Tensor cos = context.cos.unsqueeze(2), sin = context.sin.unsqueeze(2);
   at::Tensor q, k, v;
-#if MOME_WITH_CUDA_KERNELS
-  if (FusedDecodeApplies(x, context, qkv_ && qkv_->Usable(), dq.defined() || dv.defined()))
-    return o_proj->forward(FusedDecodeAttention(qkv_->forward(x).view({b, t, heads_ + 2 * kv_heads_, head_dim_}),
-                                                context, layer_index_, heads_, kv_heads_));
-#endif
   if (qkv_ && qkv_->Usable()) {
     // Splits rather than narrows: under autograd a split is one node whose backward concatenates, where each
     // narrow would zero-fill a full-width gradient.
-    const at::Tensor qkv = qkv_->forward(x).view({b, t, heads_ + 2 * kv_heads_, head_dim_});
+    const at::Tensor qkv = Project(x, qkv_->weight(), qkv_->bias(), {}).view({b, t, heads_ + 2 * kv_heads_, head_dim_});
     if (!dq.defined()) {  // q and k rotated in one pass
       const auto qk_v = qkv.split_with_sizes({heads_ + kv_heads_, kv_heads_}, 2);
       const auto qk = ApplyRotary(qk_v[0], cos, sin).split_with_sizes({heads_, kv_heads_}, 2);
@@ -263,7 +298,7 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const AttentionConte
     }
     out = Attend(q, k, v, context);
   }
-  return o_proj->forward(out.transpose(1, 2).reshape({b, t, heads_ * head_dim_}));
+  return Project(out.transpose(1, 2).reshape({b, t, heads_ * head_dim_}), o_proj, residual);
 }
 
 LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& c, const at::TensorOptions& options) {
@@ -279,17 +314,17 @@ void LlamaMLPImpl::PackProjections() {
   gate_up_->Pack({gate_proj, up_proj});
 }
 
-at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) const {
+at::Tensor LlamaMLPImpl::forward(const at::Tensor& x, const at::Tensor& residual) const {
   if (gate_up_ && gate_up_->Usable()) {
-    const at::Tensor gate_up = gate_up_->forward(x);
+    const at::Tensor gate_up = Project(x, gate_up_->weight(), gate_up_->bias(), {});
 #if MOME_WITH_CUDA_KERNELS
-    if (UseKernels(gate_up)) return down_proj->forward(kernels::SiluMul(gate_up));
+    if (UseKernels(gate_up)) return Project(kernels::SiluMul(gate_up), down_proj, residual);
 #endif
     if (at::GradMode::is_enabled() && gate_up.requires_grad() && UseFusedTraining(gate_up))
-      return down_proj->forward(SiluMulNode(gate_up));
-    return down_proj->forward(SiluMulComposed(gate_up));
+      return Project(SiluMulNode(gate_up), down_proj, residual);
+    return Project(SiluMulComposed(gate_up), down_proj, residual);
   }
-  return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+  return Project(at::silu(gate_proj->forward(x)) * up_proj->forward(x), down_proj, residual);
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& c, int64_t layer_index,
@@ -304,15 +339,20 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& c, int64_t layer
 
 at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& h, const AttentionContext& context) const {
   const at::Tensor normed = input_layernorm->forward(h);
-  at::Tensor after_attention = h + self_attn->forward(normed, context);
+  at::Tensor after_attention = self_attn->forward(normed, context, h);  // h + attention
   const LayerHooks* hooks = context.hooks;
   if (hooks)
     if (at::Tensor extra = hooks->AttentionParallel(layer_index_, normed); extra.defined())
       after_attention = after_attention + extra;
   const at::Tensor normed_post = post_attention_layernorm->forward(after_attention);
-  const at::Tensor mlp_out = mlp->forward(normed_post);
-  if (context.mlp_outputs) context.mlp_outputs->push_back(mlp_out);
-  at::Tensor out = after_attention + mlp_out;
+  at::Tensor out;
+  if (context.mlp_outputs) {  // analysis wants the MLP's output on its own
+    const at::Tensor mlp_out = mlp->forward(normed_post);
+    context.mlp_outputs->push_back(mlp_out);
+    out = after_attention + mlp_out;
+  } else {
+    out = mlp->forward(normed_post, after_attention);  // after_attention + MLP
+  }
   if (hooks) {
     if (at::Tensor extra = hooks->MlpParallel(layer_index_, normed_post); extra.defined()) out = out + extra;
     if (at::Tensor extra = hooks->LayerParallel(layer_index_, normed); extra.defined()) out = out + extra;
@@ -439,6 +479,18 @@ void LlamaForCausalLMImpl::PackProjections() {
 
 at::Tensor LlamaForCausalLMImpl::Logits(const at::Tensor& hidden) const {
   return at::linear(hidden, lm_head ? lm_head->weight : model->embed_tokens->weight);
+}
+
+at::Tensor LlamaForCausalLMImpl::LogitsFp32(const at::Tensor& hidden) const {
+  const at::Tensor& weight = lm_head ? lm_head->weight : model->embed_tokens->weight;
+#if MOME_WITH_CUDA_KERNELS
+  if (UseDecodeLinear(hidden, weight, {})) {
+    kernels::DecodeLinearExtras extras;
+    extras.float_out = true;
+    return kernels::DecodeLinear(hidden, weight, extras);
+  }
+#endif
+  return at::linear(hidden, weight).to(at::kFloat);
 }
 
 at::Tensor LlamaForCausalLMImpl::forward(const at::Tensor& inputs_embeds, const at::Tensor& positions,

@@ -64,7 +64,8 @@ class LlamaAttentionImpl : public torch::nn::Module {
  public:
   LlamaAttentionImpl(const LlamaConfig& config, int64_t layer_index, const at::TensorOptions& options);
   ~LlamaAttentionImpl() override;
-  at::Tensor forward(const at::Tensor& x, const AttentionContext& context) const;
+  // The attention's output, plus `residual` when defined (the decoder layer's add, fused on the decoding path).
+  at::Tensor forward(const at::Tensor& x, const AttentionContext& context, const at::Tensor& residual = {}) const;
   void PackProjections();  // q/k/v as one matmul (llm/packed_linear.h)
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
@@ -78,7 +79,7 @@ class LlamaMLPImpl : public torch::nn::Module {
  public:
   LlamaMLPImpl(const LlamaConfig& config, const at::TensorOptions& options);
   ~LlamaMLPImpl() override;
-  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& residual = {}) const;  // + residual, as the attention's
   void PackProjections();  // gate/up as one matmul (llm/packed_linear.h)
   Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 
@@ -131,6 +132,8 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& inputs_embeds, const at::Tensor& positions, const at::Tensor& valid,
                      KVCache* cache, const ForwardExtras& extras = {}) const;
   at::Tensor Logits(const at::Tensor& hidden) const;
+  // Logits(hidden).to(float), in one kernel on the decoding path (the values rounded to the model dtype first).
+  at::Tensor LogitsFp32(const at::Tensor& hidden) const;
   // Packs each layer's frozen q/k/v and gate/up projections into single matmuls (fewer kernels per decoding step;
   // same values, parameters become views). LoadLlama does it; call again after changing dtype/device or weights'
   // requires_grad. Layers whose projections train keep the separate path automatically.

@@ -21,6 +21,8 @@ class PackedLinear {
   bool Usable() const;
   // [..., sum of the parts' output sizes]; call only when Usable().
   at::Tensor forward(const at::Tensor& x) const;
+  const at::Tensor& weight() const { return weight_; }
+  const at::Tensor& bias() const { return bias_; }
 
  private:
   std::vector<Linear> parts_;

@@ -35,6 +35,15 @@ bool DecodeAttentionSupports(int64_t groups, int64_t dim, int64_t keys);
 at::Tensor DecodeAttention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                            const at::Tensor& bias, double scale);
 
+// The projections of a decoding step (gemv.cu): y [..., N] = x [..., K] · w [N, K]^T for one or two rows of bf16 or
+// fp16, with one of the extras or none. DecodeLinearSupports says whether a call fits (else use at::linear).
+struct DecodeLinearExtras {
+  at::Tensor residual;     // [..., N]: returns residual + y, rounded as HF's separate add
+  bool float_out = false;  // fp32 output of the dtype-rounded values (the logits' .float())
+};
+bool DecodeLinearSupports(const at::Tensor& x, const at::Tensor& w);
+at::Tensor DecodeLinear(const at::Tensor& x, const at::Tensor& w, const DecodeLinearExtras& extras = {});
+
 // Greedy choice per row of fp32 logits [rows, vocab]: (argmax int64 [rows], its log-softmax fp32 [rows]); ties go to
 // the lower index, as argmax.
 std::pair<at::Tensor, at::Tensor> GreedyPick(const at::Tensor& logits);
