@@ -351,5 +351,33 @@ TEST(Augment, SeededNoiseAtTheDrawnSnrAndTimeMasks) {
   EXPECT_FALSE(none.any());
 }
 
+TEST(Augment, AudioDropoutSilencesAboutItsShareOfClipsAndLeavesTheOthersAlone) {
+  torch::manual_seed(1);
+  const auto speech = torch::randn({4000}) * 0.1;
+  data::AugmentOptions o;
+  o.audio_drop_prob = 0.25;
+  EXPECT_TRUE(o.any());
+  std::mt19937_64 rng(5);
+  int silenced = 0;
+  for (int i = 0; i < 400; ++i) {
+    const auto y = data::AugmentAudio(speech, o, {}, false, rng);
+    const bool silent = y.abs().max().item<float>() == 0.0f;
+    silenced += silent;
+    if (!silent) {
+      ASSERT_TRUE(torch::equal(y, speech));
+    }
+  }
+  EXPECT_NEAR(silenced / 400.0, 0.25, 0.06);
+  // Without dropout the draws are what they were: the same seed gives the same noise as before the option existed.
+  data::AugmentOptions noise;
+  noise.noise_prob = 1.0;
+  const std::vector<at::Tensor> pool = {torch::randn({8000})};
+  std::mt19937_64 a(9), b(9);
+  auto with_drop = noise;
+  with_drop.audio_drop_prob = 1e-9;
+  EXPECT_TRUE(torch::equal(data::AugmentAudio(speech, noise, pool, false, a),
+                           data::AugmentAudio(speech, with_drop, pool, false, b)));
+}
+
 }  // namespace
 }  // namespace mome

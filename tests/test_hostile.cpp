@@ -102,6 +102,12 @@ TEST(Hostile, NonsenseSettingsAreRefusedNotQuietlyReplaced) {
   EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "x.yaml", {"audio_encoder.preset="}), Error);
   EXPECT_NO_THROW(LoadConfigString<train::TrainConfig>(
       base, "x.yaml", {"model.modality=asr", "model.video_rates=[]", "video_encoder.preset="}));
+  // Modality dropout: a probability, and only where the lips are left when the audio is silenced.
+  EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "x.yaml", {"train.audio_drop_prob=1.5"}), Error);
+  const std::vector<std::string> asr = {"model.modality=asr", "model.video_rates=[]",
+                                        "video_encoder.preset=", "train.audio_drop_prob=0.2"};
+  EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "x.yaml", asr), Error);
+  EXPECT_NO_THROW(LoadConfigString<train::TrainConfig>(base, "x.yaml", {"train.audio_drop_prob=0.2"}));
   CliParser cli("t", "t");
   cli.AddOption("--snr", "DB", "snr");
   for (const char* bad : {"10dB", "nan", "inf", ""}) {

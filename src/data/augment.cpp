@@ -26,8 +26,8 @@ at::Tensor AugmentAudio(const at::Tensor& audio, const AugmentOptions& o, const 
   const uint64_t noise_seed = rng();
   if (o.noise_prob > 0 && coin < o.noise_prob && !pool.empty() && n > 0) {
     std::mt19937_64 noise_rng(noise_seed);
-    const at::Tensor noise = pool_is_noise ? pool[noise_rng() % pool.size()]
-                                           : MakeBabble(pool, n, o.babble_talkers, noise_rng);
+    const at::Tensor noise =
+        pool_is_noise ? pool[noise_rng() % pool.size()] : MakeBabble(pool, n, o.babble_talkers, noise_rng);
     out = MixAtSnr(out, noise, snr);
   }
   const auto max_len = static_cast<int64_t>(o.audio_mask_max_seconds * 16000.0);
@@ -36,6 +36,8 @@ at::Tensor AugmentAudio(const at::Tensor& audio, const AugmentOptions& o, const 
     const int64_t start = UniformInt(rng, 0, std::max<int64_t>(0, n - len));
     if (len > 0) out.narrow(0, start, len).zero_();
   }
+  // Drawn last and only when asked for: runs without dropout draw exactly what they drew before.
+  if (o.audio_drop_prob > 0 && Uniform(rng, 0, 1) < o.audio_drop_prob) out.zero_();
   return out;
 }
 

@@ -31,6 +31,8 @@ void TrainSection::Visit(ConfigVisitor& v) {
   v.Field("eval_max_new_tokens", eval_max_new_tokens, "validation generation limit");
   v.Field("threads", threads, "intra-op CPU threads; 0 = default");
   v.Field("noise_prob", noise_prob, "augmentation: probability that a training clip gets noise");
+  v.Field("audio_drop_prob", audio_drop_prob,
+          "augmentation: probability that a clip's audio is silenced (modality dropout; avsr only)");
   v.Field("snr_min", snr_min, "augmentation: lowest SNR (dB) of that noise");
   v.Field("snr_max", snr_max, "augmentation: highest SNR (dB)");
   v.Field("noise", noise, "augmentation: noise file or folder; empty = babble from other training utterances");
@@ -65,6 +67,8 @@ void TrainSection::Validate() const {
                     eval_max_new_tokens >= 1 && eval_max_new_tokens <= 4096,
                 "eval_max_clips", "validation settings must be positive (beam at most 64, tokens at most 4096)");
   ConfigRequire(std::isfinite(noise_prob) && noise_prob >= 0 && noise_prob <= 1, "noise_prob", "must be in [0, 1]");
+  ConfigRequire(std::isfinite(audio_drop_prob) && audio_drop_prob >= 0 && audio_drop_prob <= 1, "audio_drop_prob",
+                "must be in [0, 1]");
   ConfigRequire(std::isfinite(snr_min) && std::isfinite(snr_max) && snr_min <= snr_max, "snr_min",
                 "snr_min and snr_max must be finite with snr_min <= snr_max");
   ConfigRequire(std::isfinite(join_prob) && join_prob >= 0 && join_prob <= 1, "join_prob", "must be in [0, 1]");

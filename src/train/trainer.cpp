@@ -110,6 +110,7 @@ data::AugmentOptions AugmentOptionsOf(const TrainSection& t) {
   a.audio_mask_max_seconds = t.audio_mask_seconds;
   a.video_masks = t.video_time_masks;
   a.video_mask_max_frames = t.video_mask_frames;
+  a.audio_drop_prob = t.audio_drop_prob;
   return a;
 }
 

@@ -36,7 +36,8 @@ struct TrainSection {
   int64_t threads = 0;  // intra-op threads; 0 = LibTorch's default
   // Augmentation (data/augment.h).
   double noise_prob = 0.0, snr_min = 0.0, snr_max = 20.0;
-  std::string noise;  // a noise recording or a folder of them; empty = babble from training utterances
+  double audio_drop_prob = 0.0;  // modality dropout: the audio of a clip silenced (audio-visual training only)
+  std::string noise;             // a noise recording or a folder of them; empty = babble from training utterances
   // A run or checkpoint folder whose trainable tensors initialise this model's where names and shapes match
   // (curriculum: e.g. ASR first, then AVSR from it); empty = fresh initialisation.
   std::string init_from;
@@ -56,7 +57,11 @@ struct TrainConfig {
     model.Visit(v);
     v.Section("train", train, "optimisation, data, checkpoints");
   }
-  void Validate() const { model.Validate(); }
+  void Validate() const {
+    model.Validate();
+    ConfigRequire(train.audio_drop_prob == 0 || model.model.modality == "avsr", "train.audio_drop_prob",
+                  "silences a clip's audio: only audio-visual training (model.modality avsr) has the lips left");
+  }
   std::string ToString() const { return ConfigToString(*this); }
 };
 
