@@ -171,6 +171,38 @@ TEST(Vad, LongSpeechIsCutInItsQuietestStretchNotAtAOneFrameDropout) {
   EXPECT_NEAR(frame_cut, 2.71, 0.011);
 }
 
+// A stretch without pauses offers its quietest runs to a CutChooser (what the Transcriber scores with the model):
+// quietest first, at least 0.3 s apart, inside the window; the cut it picks is the one made; any other is refused.
+TEST(Vad, ACutChooserIsOfferedTheQuietestRunsAndItsChoiceIsTheCut) {
+  // Dips of 200 ms at 2.4 s (deepest), 3.3 s and 1.8 s (shallowest) in 5.5 s of speech; pieces of at most 4 s.
+  const at::Tensor speech = Signal({{0.5, 0},    {1.3, 0.3}, {0.2, 0.06}, {0.4, 0.3}, {0.2, 0.01}, {0.7, 0.3},
+                                    {0.2, 0.03}, {2.5, 0.3}, {0.5, 0}});
+  std::vector<std::vector<int64_t>> offered;
+  const frontend::CutChooser take_last = [&](const frontend::SampleSpan& stretch, const std::vector<int64_t>& cuts) {
+    offered.push_back(cuts);
+    EXPECT_GT(cuts.front(), stretch.begin);
+    EXPECT_LT(cuts.back(), stretch.end);
+    return cuts.back();
+  };
+  frontend::VadOptions three;
+  three.cut_candidates = 3;
+  const auto pieces = frontend::SplitAtPauses(speech, 4.0, three, take_last);
+  ASSERT_GE(offered.size(), 1u);
+  ASSERT_EQ(offered[0].size(), 3u);
+  const double first = offered[0][0] / 16000.0, second = offered[0][1] / 16000.0, third = offered[0][2] / 16000.0;
+  EXPECT_NEAR(first, 2.5, 0.03) << "the deepest dip first";
+  EXPECT_NEAR(second, 3.4, 0.03);
+  EXPECT_NEAR(third, 1.9, 0.03);
+  EXPECT_EQ(pieces[0].end, offered[0][2]) << "the chooser's cut is the cut";
+  EXPECT_EQ(pieces[1].begin, offered[0][2]);
+  const frontend::CutChooser wrong = [](const frontend::SampleSpan&, const std::vector<int64_t>& cuts) {
+    return cuts[0] + 1;
+  };
+  EXPECT_THROW(frontend::SplitAtPauses(speech, 4.0, three, wrong), Error);
+  // Without a chooser the quietest run is the cut, as before.
+  EXPECT_NEAR(frontend::SplitAtPauses(speech, 4.0, three)[0].end / 16000.0, 2.5, 0.03);
+}
+
 TEST(TimingScore, ErrorsOnCorrectWordsAndConfidenceAuc) {
   const std::vector<data::TimedWord> ref = {{"BIN", 0.0, 0.3}, {"BLUE", 0.4, 0.7}, {"AT", 0.8, 1.0}};
   std::vector<WordTiming> hyp = {

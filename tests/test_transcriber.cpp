@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "mome/core/error.h"
 #include "mome/data/featurizer.h"
 #include "mome/decode/transcribe.h"
+#include "mome/frontend/vad.h"
 #include "mome/model/avsr_pipeline.h"
 #include "mome/model/model_config.h"
 #include "test_helpers.h"
@@ -212,6 +214,28 @@ TEST_F(Transcriber, LongRecordingsArePiecedAtPausesWithAbsoluteTimes) {
   const auto silent = t.RunLong(Recording({{6.0, 0}}), 5.0, 2);
   EXPECT_TRUE(silent.segments.empty());
   EXPECT_TRUE(silent.text.empty());
+}
+
+// Speech longer than a piece without a pause: the model decodes the pieces on both sides of each quiet run the
+// voice-activity detector offers and the cut is one of them; the pieces meet there and cover the speech.
+TEST_F(Transcriber, SpeechWithoutPausesIsCutAtAQuietRunTheModelChose) {
+  decode::Transcriber t(*pipeline_, {4, 2}, decode::PipelineGenerateOptions(*pipeline_, 1, 5));
+  const auto clip = Recording({{0.5, 0}, {1.3, 0.3}, {0.2, 0.06}, {0.4, 0.3}, {0.2, 0.01}, {0.7, 0.3}, {0.2, 0.03},
+                               {2.5, 0.3}, {0.5, 0}});
+  const auto r = t.RunLong(clip, 4.0, 2);
+  ASSERT_EQ(r.segments.size(), 2u);
+  const double cut = r.segments[0].end;
+  EXPECT_DOUBLE_EQ(r.segments[1].start, cut) << "pieces cut inside speech meet at the cut";
+  std::vector<int64_t> offered;  // what the voice-activity detector offers as cuts
+  frontend::SplitAtPauses(clip.audio, 4.0, {}, [&](const frontend::SampleSpan&, const std::vector<int64_t>& cuts) {
+    offered = cuts;
+    return cuts[0];
+  });
+  ASSERT_GE(offered.size(), 3u);
+  const bool offered_cut = std::any_of(offered.begin(), offered.end(), [&](int64_t c) { return c / 16000.0 == cut; });
+  EXPECT_TRUE(offered_cut) << "cut at " << cut;
+  EXPECT_LE(r.segments[0].start, 0.55);
+  EXPECT_GE(r.segments[1].end, 5.95);
 }
 
 }  // namespace mome

@@ -13,7 +13,8 @@
 #      audio silenced ($RUN/lips), the AVSR stage starting from it.
 #   5. mome_decode on the test split at every trained rate pair, then a WER table.
 # Every stage resumes: a re-run skips what is finished. DEMO_ASR_STEPS / DEMO_LIP_STEPS / DEMO_STEPS (AVSR) /
-# DEMO_VSR_STEPS / DEMO_TRAIN_CLIPS scale it down or up; DEMO_NOISE_PROB sets the AVSR stage's noise.
+# DEMO_VSR_STEPS / DEMO_TRAIN_CLIPS scale it down or up; DEMO_NOISE_PROB sets the AVSR stage's noise; DEMO_THREADS
+# the CPU threads of each training (default 2, this machine's cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${MOME_SKIP_INSTALL:-0}" != 1 ]; then ./tools/install_deps.sh; fi
@@ -48,7 +49,7 @@ train() {  # train OUT_DIR STEPS [--set ...]
   local resume=()
   [ -d "$out/checkpoints" ] && resume=(--resume)
   "$BIN"/mome_train --config configs/demo/train.yaml --out "$out" "${paths[@]}" --set "train.max_steps=$steps" \
-    "$@" "${resume[@]}"
+    --set "train.threads=${DEMO_THREADS:-2}" "$@" "${resume[@]}"
 }
 train "$RUN/asr" "$ASR_STEPS" --set model.modality=asr --set model.video_rates=[] --set video_encoder.preset= \
   "${SEQUENCES[@]}"

@@ -2,6 +2,8 @@
 
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <limits>
+
 #include "mome/core/error.h"
 #include "mome/data/featurizer.h"
 #include "mome/frontend/vad.h"
@@ -83,25 +85,33 @@ namespace {
 
 constexpr int64_t kSamplesPerFrame = 640;  // 16 kHz audio, 25 fps video
 
-// The pieces of `clip` to decode: [begin, end) in samples (with audio) or frames (video only).
+// The part [begin, end) of `clip`: samples with audio, frames without; its video follows the audio's frames.
+data::PreparedClip PieceOf(const data::PreparedClip& clip, int64_t begin, int64_t end, const std::string& key) {
+  data::PreparedClip piece;
+  piece.key = key;
+  const bool audio = clip.audio.defined();
+  const int64_t f0 = audio ? begin / kSamplesPerFrame : begin;
+  const int64_t f1 = audio ? (end + kSamplesPerFrame - 1) / kSamplesPerFrame : end;
+  if (audio) piece.audio = clip.audio.narrow(0, begin, end - begin);
+  if (clip.video.defined()) {
+    const int64_t frames = clip.video.size(0), a = std::min(f0, frames - 1), b = std::clamp(f1, a + 1, frames);
+    piece.video = clip.video.narrow(0, a, b - a);
+  }
+  return piece;
+}
+
+// The pieces of `clip` to decode, with their times (seconds); `choose` picks the cuts inside long stretches.
 std::vector<data::PreparedClip> CutClip(const data::PreparedClip& clip, double max_seconds,
+                                        const frontend::CutChooser& choose,
                                         std::vector<std::pair<double, double>>* times) {
   std::vector<data::PreparedClip> pieces;
   const bool audio = clip.audio.defined();
-  const auto spans = audio ? frontend::SplitAtPauses(clip.audio, max_seconds)
+  const auto spans = audio ? frontend::SplitAtPauses(clip.audio, max_seconds, {}, choose)
                            : frontend::FixedWindows(clip.video.size(0), static_cast<int64_t>(max_seconds * 25.0));
+  const double unit = audio ? 16000.0 : 25.0;
   for (size_t i = 0; i < spans.size(); ++i) {
-    data::PreparedClip piece;
-    piece.key = clip.key + "#" + std::to_string(i);
-    const int64_t f0 = audio ? spans[i].begin / kSamplesPerFrame : spans[i].begin;
-    const int64_t f1 = audio ? (spans[i].end + kSamplesPerFrame - 1) / kSamplesPerFrame : spans[i].end;
-    if (audio) piece.audio = clip.audio.narrow(0, spans[i].begin, spans[i].end - spans[i].begin);
-    if (clip.video.defined()) {
-      const int64_t frames = clip.video.size(0), a = std::min(f0, frames - 1), b = std::clamp(f1, a + 1, frames);
-      piece.video = clip.video.narrow(0, a, b - a);
-    }
-    times->emplace_back(audio ? spans[i].begin / 16000.0 : f0 / 25.0, audio ? spans[i].end / 16000.0 : f1 / 25.0);
-    pieces.push_back(std::move(piece));
+    pieces.push_back(PieceOf(clip, spans[i].begin, spans[i].end, clip.key + "#" + std::to_string(i)));
+    times->emplace_back(spans[i].begin / unit, spans[i].end / unit);
   }
   return pieces;
 }
@@ -138,7 +148,11 @@ Transcription Transcriber::RunLong(const data::PreparedClip& clip, double max_se
   whole.ref = clip.text;
   whole.audio_seconds = ClipSeconds(clip);
   std::vector<std::pair<double, double>> times;
-  const std::vector<data::PreparedClip> pieces = CutClip(clip, max_segment_seconds, &times);
+  const auto piece_samples = static_cast<int64_t>(max_segment_seconds * 16000.0);
+  const frontend::CutChooser choose = [&](const frontend::SampleSpan& stretch, const std::vector<int64_t>& cuts) {
+    return ChooseCut(clip, stretch, cuts, piece_samples);
+  };
+  const std::vector<data::PreparedClip> pieces = CutClip(clip, max_segment_seconds, choose, &times);
   for (size_t begin = 0; begin < pieces.size(); begin += static_cast<size_t>(batch_size)) {
     const size_t end = std::min(pieces.size(), begin + static_cast<size_t>(batch_size));
     const auto results = Run({pieces.begin() + begin, pieces.begin() + end});
@@ -153,6 +167,41 @@ Transcription Transcriber::RunLong(const data::PreparedClip& clip, double max_se
     }
   }
   return whole;
+}
+
+namespace {
+
+constexpr size_t kCutContextTokens = 3;  // tokens on each side of a cut that score it
+
+// Mean log-probability of logprobs[first, first + count) (-inf when that is empty: a piece decoded to nothing).
+double MeanLogprob(const std::vector<float>& logprobs, size_t first, size_t count) {
+  double sum = 0;
+  size_t n = 0;
+  for (size_t i = first; i < std::min(logprobs.size(), first + count); ++i) sum += logprobs[i], ++n;
+  return n == 0 ? -std::numeric_limits<double>::infinity() : sum / static_cast<double>(n);
+}
+
+}  // namespace
+
+int64_t Transcriber::ChooseCut(const data::PreparedClip& clip, const frontend::SampleSpan& stretch,
+                               const std::vector<int64_t>& cuts, int64_t piece_samples) {
+  constexpr int64_t kMargin = 800;  // 50 ms, as the pieces keep after their end (frontend::VadOptions)
+  std::vector<data::PreparedClip> sides;  // per candidate: the piece it ends, then the piece it starts
+  for (int64_t c : cuts) {
+    sides.push_back(PieceOf(clip, stretch.begin, std::min(stretch.end, c + kMargin), clip.key + "<"));
+    sides.push_back(PieceOf(clip, c, std::min(stretch.end, c + piece_samples), clip.key + ">"));
+  }
+  const std::vector<Transcription> decoded = Run(sides);
+  size_t best = 0;
+  double best_score = -std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < cuts.size(); ++i) {  // ties keep the quieter candidate
+    const auto& before = decoded[2 * i].logprobs;
+    const double end_score =
+        MeanLogprob(before, before.size() - std::min(before.size(), kCutContextTokens), kCutContextTokens);
+    const double score = end_score + MeanLogprob(decoded[2 * i + 1].logprobs, 0, kCutContextTokens);
+    if (score > best_score) best_score = score, best = i;
+  }
+  return cuts[best];
 }
 
 std::vector<at::Tensor> Transcriber::ForcedAttention(const model::PromptBatch& prompt, int64_t row,

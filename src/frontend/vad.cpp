@@ -28,19 +28,27 @@ double Percentile(std::vector<double> v, double q) {
   return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
 }
 
-// The first frame of the quietest run of `run` frames that starts in [lo, hi) (frame indices): the least mean power
-// over the run, a pause-like stretch rather than one quiet frame (a stop consonant's closure is one quiet frame too).
-int64_t QuietestRun(const std::vector<double>& levels_db, int64_t lo, int64_t hi, int64_t run) {
+// The first frames of the `count` quietest runs of `run` frames that start in [lo, hi) (frame indices), quietest
+// first and at least `apart` frames from each other: the least mean power over the run, a pause-like stretch rather
+// than one quiet frame (a stop consonant's closure is one quiet frame too).
+std::vector<int64_t> QuietestRuns(const std::vector<double>& levels_db, int64_t lo, int64_t hi, int64_t run,
+                                  int count, int64_t apart) {
   const auto n = static_cast<int64_t>(levels_db.size());
-  hi = std::min(hi, n - run + 1);
-  int64_t best = lo;
-  double best_power = std::numeric_limits<double>::infinity();
+  hi = std::max(lo + 1, std::min(hi, n - run + 1));
+  std::vector<std::pair<double, int64_t>> runs;  // (power, first frame)
   for (int64_t f = lo; f < hi; ++f) {
     double power = 0;
-    for (int64_t k = f; k < f + run; ++k) power += std::pow(10.0, levels_db[k] / 10.0);
-    if (power < best_power) best = f, best_power = power;
+    for (int64_t k = f; k < std::min(n, f + run); ++k) power += std::pow(10.0, levels_db[k] / 10.0);
+    runs.emplace_back(power, f);
   }
-  return best;
+  std::stable_sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<int64_t> chosen;
+  for (const auto& [power, f] : runs) {
+    if (static_cast<int>(chosen.size()) >= count) break;
+    if (std::all_of(chosen.begin(), chosen.end(), [&](int64_t c) { return std::abs(c - f) >= apart; }))
+      chosen.push_back(f);
+  }
+  return chosen;
 }
 
 }  // namespace
@@ -70,7 +78,8 @@ std::vector<SampleSpan> SpeechRegions(const at::Tensor& audio, const VadOptions&
   return regions;
 }
 
-std::vector<SampleSpan> SplitAtPauses(const at::Tensor& audio, double max_seconds, const VadOptions& o) {
+std::vector<SampleSpan> SplitAtPauses(const at::Tensor& audio, double max_seconds, const VadOptions& o,
+                                      const CutChooser& choose) {
   MOME_CHECK(max_seconds >= 1.0, ErrorCode::kInvalidArgument, "segments must be at least 1 s long, got ", max_seconds);
   const int64_t total = audio.numel();
   const auto frame = static_cast<int64_t>(o.frame_seconds * kSampleRate);
@@ -78,18 +87,24 @@ std::vector<SampleSpan> SplitAtPauses(const at::Tensor& audio, double max_second
   const auto lead = static_cast<int64_t>(o.lead_seconds * kSampleRate);
   const auto max_len = static_cast<int64_t>(max_seconds * kSampleRate);
   std::vector<SampleSpan> regions = SpeechRegions(audio, o);
-  // A region longer than a piece is cut in the middle of the quietest `cut_seconds` run of frames that lies between
-  // 30 % and 100 % of the window: in speech without pauses (sentences back to back) that is mostly where one
-  // sentence ends and the next begins (tools/longform_check.sh, below).
+  // A region longer than a piece is cut in the middle of one of the quietest `cut_seconds` runs of frames that lie
+  // between 30 % and 100 % of the window (the quietest, unless `choose` picks another): in speech without pauses
+  // (sentences back to back) that is mostly where one sentence ends and the next begins (tools/longform_check.sh).
   std::vector<double> levels;  // only needed, and computed once, when a region must be cut
   std::vector<SampleSpan> parts;
   const int64_t run = std::max<int64_t>(1, std::llround(o.cut_seconds / o.frame_seconds));
+  const int64_t apart = std::max<int64_t>(run, std::llround(0.3 / o.frame_seconds));
   for (SampleSpan r : regions) {
     const int64_t piece = max_len - 2 * margin;
     while (r.end - r.begin > piece) {
       if (levels.empty()) levels = FrameLevels(audio, frame);
       const int64_t lo = (r.begin + piece * 3 / 10) / frame, hi = (r.begin + piece) / frame - run;
-      const int64_t cut = (QuietestRun(levels, lo, std::max(lo + 1, hi), run) * 2 + run) * frame / 2;
+      std::vector<int64_t> cuts;
+      for (int64_t f : QuietestRuns(levels, lo, hi, run, choose ? std::max(1, o.cut_candidates) : 1, apart))
+        cuts.push_back((f * 2 + run) * frame / 2);  // the middle of the run
+      const int64_t cut = choose && cuts.size() > 1 ? choose(r, cuts) : cuts[0];
+      MOME_CHECK(std::find(cuts.begin(), cuts.end(), cut) != cuts.end(), ErrorCode::kInvalidArgument,
+                 "a cut chooser returned ", cut, ", not one of the candidate cuts");
       parts.push_back({r.begin, cut});
       r.begin = cut;
     }

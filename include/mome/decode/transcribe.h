@@ -11,6 +11,7 @@
 #include "mome/data/prepared.h"
 #include "mome/decode/generate.h"
 #include "mome/decode/word_timing.h"
+#include "mome/frontend/vad.h"
 #include "mome/model/avsr_pipeline.h"
 
 namespace mome::decode {
@@ -61,6 +62,10 @@ class Transcriber {
 
  private:
   std::vector<WordTiming> Timestamps(const model::PromptBatch& prompt, int64_t row, const Transcription& t) const;
+  // Which of `cuts` (samples, quietest first) to cut a stretch of speech without pauses at: each candidate's pieces
+  // on either side are decoded, and the one whose words next to the cut the model is surest of wins.
+  int64_t ChooseCut(const data::PreparedClip& clip, const frontend::SampleSpan& stretch,
+                    const std::vector<int64_t>& cuts, int64_t piece_samples);
 
   const model::AVSRPipeline& pipeline_;
   model::RatePair pair_;

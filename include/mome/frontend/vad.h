@@ -5,16 +5,20 @@
 // the detected onset, 50 ms after the end — as training clips are (LRS and the synthetic corpus start at the first
 // word: with 0.1 s of leading silence the demo ASR model's long-form WER went from 25.6 to 34.9 %, with 0.4 s
 // trailing from 20.1 to 39.4 %; tools/longform_check.sh). A stretch of speech longer than `max_seconds` is cut in
-// the middle of its quietest 200 ms (back-to-back sentences, demo ASR model, 4 s pieces: 10.0 % WER where cutting at
-// the quietest 20 ms frame gave 16.5-17.1 %, and cutting where the model's word timestamps put the end of its last
-// complete word, as Whisper seeks, 30.6 %; choosing among the 4 quietest runs the one whose piece the model
-// decodes with the highest mean or least token log-probability, 16.3 / 19.3 %: the model is surest of pieces that
-// end inside a sentence, whose last words it completes from the grammar). A recording without speech gives no piece
-// (silence, steady noise and steady tones have no frame 15 dB above their own floor).
+// the middle of one of its quietest 200 ms runs: the quietest, or the one a CutChooser picks among the
+// `cut_candidates` quietest (the Transcriber decodes the pieces on both sides of each and keeps the cut whose
+// neighbouring words the model is surest of). Back-to-back sentences, demo ASR model, 4 s pieces: the quietest run
+// 10.0 % WER (the quietest 20 ms frame: 16.5-17.1 %), the model's choice among 4 runs 7.5 % (among 6: 6.9 %), the
+// run nearest a true sentence boundary 4.7 %. Also measured and not kept: cutting where the model's word timestamps
+// put the end of its last complete word, as Whisper seeks, 30.6 %; at the word after which the model most expects
+// its end of sequence 15.7 %; by the whole piece's mean or least token log-probability, 16.3 / 19.3 % (the model is
+// surest of pieces that end inside a sentence, whose last words it completes from the grammar). A recording without
+// speech gives no piece (silence, steady noise and steady tones have no frame 15 dB above their own floor).
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <vector>
 
 namespace mome::frontend {
@@ -30,14 +34,21 @@ struct VadOptions {
   double hangover_seconds = 0.3;         // below fall_db this long ends speech
   double margin_seconds = 0.05;          // kept after each piece (the decay of the last sound)
   double lead_seconds = 0.0;             // kept before each piece (onsets are where speech is detected)
-  double cut_seconds = 0.2;              // a stretch without pauses is cut in its quietest run this long
+  double cut_seconds = 0.2;              // a stretch without pauses is cut in one of its quietest runs this long
+  int cut_candidates = 4;                // quietest runs offered to a CutChooser (at least 0.3 s apart)
 };
+
+// Where a stretch of speech too long for one piece is cut: given the stretch still to cut [begin, end) and the
+// candidate cuts (samples, quietest first), returns one of the candidates.
+using CutChooser = std::function<int64_t(const SampleSpan& stretch, const std::vector<int64_t>& candidates)>;
 
 // Speech regions of `audio` [N] (float, 16 kHz), in order, non-overlapping.
 std::vector<SampleSpan> SpeechRegions(const at::Tensor& audio, const VadOptions& options = {});
 
 // One piece per utterance (speech between pauses), none longer than max_seconds; empty when there is no speech.
-std::vector<SampleSpan> SplitAtPauses(const at::Tensor& audio, double max_seconds, const VadOptions& options = {});
+// Without `choose` a stretch without pauses is cut in its quietest run.
+std::vector<SampleSpan> SplitAtPauses(const at::Tensor& audio, double max_seconds, const VadOptions& options = {},
+                                      const CutChooser& choose = nullptr);
 
 // Without audio (VSR): consecutive windows of at most `window` frames covering [0, frames).
 std::vector<SampleSpan> FixedWindows(int64_t frames, int64_t window);
