@@ -175,8 +175,8 @@ TEST(Vad, LongSpeechIsCutInItsQuietestStretchNotAtAOneFrameDropout) {
 // quietest first, at least 0.3 s apart, inside the window; the cut it picks is the one made; any other is refused.
 TEST(Vad, ACutChooserIsOfferedTheQuietestRunsAndItsChoiceIsTheCut) {
   // Dips of 200 ms at 2.4 s (deepest), 3.3 s and 1.8 s (shallowest) in 5.5 s of speech; pieces of at most 4 s.
-  const at::Tensor speech = Signal({{0.5, 0},    {1.3, 0.3}, {0.2, 0.06}, {0.4, 0.3}, {0.2, 0.01}, {0.7, 0.3},
-                                    {0.2, 0.03}, {2.5, 0.3}, {0.5, 0}});
+  const at::Tensor speech = Signal(
+      {{0.5, 0}, {1.3, 0.3}, {0.2, 0.06}, {0.4, 0.3}, {0.2, 0.01}, {0.7, 0.3}, {0.2, 0.03}, {2.5, 0.3}, {0.5, 0}});
   std::vector<std::vector<int64_t>> offered;
   const frontend::CutChooser take_last = [&](const frontend::SampleSpan& stretch, const std::vector<int64_t>& cuts) {
     offered.push_back(cuts);

@@ -220,8 +220,8 @@ TEST_F(Transcriber, LongRecordingsArePiecedAtPausesWithAbsoluteTimes) {
 // voice-activity detector offers and the cut is one of them; the pieces meet there and cover the speech.
 TEST_F(Transcriber, SpeechWithoutPausesIsCutAtAQuietRunTheModelChose) {
   decode::Transcriber t(*pipeline_, {4, 2}, decode::PipelineGenerateOptions(*pipeline_, 1, 5));
-  const auto clip = Recording({{0.5, 0}, {1.3, 0.3}, {0.2, 0.06}, {0.4, 0.3}, {0.2, 0.01}, {0.7, 0.3}, {0.2, 0.03},
-                               {2.5, 0.3}, {0.5, 0}});
+  const auto clip = Recording(
+      {{0.5, 0}, {1.3, 0.3}, {0.2, 0.06}, {0.4, 0.3}, {0.2, 0.01}, {0.7, 0.3}, {0.2, 0.03}, {2.5, 0.3}, {0.5, 0}});
   const auto r = t.RunLong(clip, 4.0, 2);
   ASSERT_EQ(r.segments.size(), 2u);
   const double cut = r.segments[0].end;

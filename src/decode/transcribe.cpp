@@ -185,7 +185,7 @@ double MeanLogprob(const std::vector<float>& logprobs, size_t first, size_t coun
 
 int64_t Transcriber::ChooseCut(const data::PreparedClip& clip, const frontend::SampleSpan& stretch,
                                const std::vector<int64_t>& cuts, int64_t piece_samples) {
-  constexpr int64_t kMargin = 800;  // 50 ms, as the pieces keep after their end (frontend::VadOptions)
+  constexpr int64_t kMargin = 800;        // 50 ms, as the pieces keep after their end (frontend::VadOptions)
   std::vector<data::PreparedClip> sides;  // per candidate: the piece it ends, then the piece it starts
   for (int64_t c : cuts) {
     sides.push_back(PieceOf(clip, stretch.begin, std::min(stretch.end, c + kMargin), clip.key + "<"));

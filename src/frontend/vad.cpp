@@ -31,8 +31,8 @@ double Percentile(std::vector<double> v, double q) {
 // The first frames of the `count` quietest runs of `run` frames that start in [lo, hi) (frame indices), quietest
 // first and at least `apart` frames from each other: the least mean power over the run, a pause-like stretch rather
 // than one quiet frame (a stop consonant's closure is one quiet frame too).
-std::vector<int64_t> QuietestRuns(const std::vector<double>& levels_db, int64_t lo, int64_t hi, int64_t run,
-                                  int count, int64_t apart) {
+std::vector<int64_t> QuietestRuns(const std::vector<double>& levels_db, int64_t lo, int64_t hi, int64_t run, int count,
+                                  int64_t apart) {
   const auto n = static_cast<int64_t>(levels_db.size());
   hi = std::max(lo + 1, std::min(hi, n - run + 1));
   std::vector<std::pair<double, int64_t>> runs;  // (power, first frame)
