@@ -56,6 +56,10 @@ double ClipSeconds(const data::PreparedClip& clip) {
 }
 
 std::vector<Transcription> Transcriber::Run(const std::vector<data::PreparedClip>& clips) {
+  return Decode(clips, /*with_timestamps=*/alignment_ != nullptr);
+}
+
+std::vector<Transcription> Transcriber::Decode(const std::vector<data::PreparedClip>& clips, bool with_timestamps) {
   torch::NoGradGuard no_grad;
   const model::ModelInputs inputs = data::Featurize(pipeline_, clips);
   const model::PromptBatch prompt =
@@ -75,7 +79,7 @@ std::vector<Transcription> Transcriber::Run(const std::vector<data::PreparedClip
       t.logprobs.pop_back();
     }
     t.text = pipeline_.tokenizer().Decode(t.ids, /*skip_special_tokens=*/true);
-    if (alignment_) t.words = Timestamps(prompt, static_cast<int64_t>(i), t);
+    if (with_timestamps) t.words = Timestamps(prompt, static_cast<int64_t>(i), t);
     out.push_back(std::move(t));
   }
   return out;
@@ -191,7 +195,7 @@ int64_t Transcriber::ChooseCut(const data::PreparedClip& clip, const frontend::S
     sides.push_back(PieceOf(clip, stretch.begin, std::min(stretch.end, c + kMargin), clip.key + "<"));
     sides.push_back(PieceOf(clip, c, std::min(stretch.end, c + piece_samples), clip.key + ">"));
   }
-  const std::vector<Transcription> decoded = Run(sides);
+  const std::vector<Transcription> decoded = Decode(sides, /*with_timestamps=*/false);  // scores only
   size_t best = 0;
   double best_score = -std::numeric_limits<double>::infinity();
   for (size_t i = 0; i < cuts.size(); ++i) {  // ties keep the quieter candidate

@@ -61,6 +61,7 @@ class Transcriber {
   const model::AVSRPipeline& pipeline() const { return pipeline_; }
 
  private:
+  std::vector<Transcription> Decode(const std::vector<data::PreparedClip>& clips, bool with_timestamps);
   std::vector<WordTiming> Timestamps(const model::PromptBatch& prompt, int64_t row, const Transcription& t) const;
   // Which of `cuts` (samples, quietest first) to cut a stretch of speech without pauses at: each candidate's pieces
   // on either side are decoded, and the one whose words next to the cut the model is surest of wins.
