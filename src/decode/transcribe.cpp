@@ -189,10 +189,11 @@ double MeanLogprob(const std::vector<float>& logprobs, size_t first, size_t coun
 
 int64_t Transcriber::ChooseCut(const data::PreparedClip& clip, const frontend::SampleSpan& stretch,
                                const std::vector<int64_t>& cuts, int64_t piece_samples) {
-  constexpr int64_t kMargin = 800;        // 50 ms, as the pieces keep after their end (frontend::VadOptions)
+  // The piece a cut ends keeps the margin that SplitAtPauses gives every piece after its end.
+  const auto margin = static_cast<int64_t>(frontend::VadOptions{}.margin_seconds * 16000.0);
   std::vector<data::PreparedClip> sides;  // per candidate: the piece it ends, then the piece it starts
   for (int64_t c : cuts) {
-    sides.push_back(PieceOf(clip, stretch.begin, std::min(stretch.end, c + kMargin), clip.key + "<"));
+    sides.push_back(PieceOf(clip, stretch.begin, std::min(stretch.end, c + margin), clip.key + "<"));
     sides.push_back(PieceOf(clip, c, std::min(stretch.end, c + piece_samples), clip.key + ">"));
   }
   const std::vector<Transcription> decoded = Decode(sides, /*with_timestamps=*/false);  // scores only
