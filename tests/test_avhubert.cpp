@@ -92,6 +92,29 @@ TEST(AVHubert, FrontendAsStackedFramesEqualsFairseqsConv3d) {
   }
 }
 
+TEST(AVHubert, PReLUHasOneSlopePerChannelAndItsGradients) {
+  // The activation against its definition, max(0, x) + w_c min(0, x), on 4-D frames and 5-D clips, values and
+  // the gradients of input and slopes.
+  torch::manual_seed(2);
+  encoders::Activation act(3, /*prelu=*/true, at::TensorOptions());
+  act->weight.detach().copy_(torch::tensor({0.1f, 0.25f, -0.5f}));
+  act->weight.requires_grad_(true);  // registered frozen; training turns it on
+  for (const auto& shape : {std::vector<int64_t>{4, 3, 5, 6}, std::vector<int64_t>{2, 3, 4, 5, 6}}) {
+    const auto x = torch::randn(shape).requires_grad_(true);
+    std::vector<int64_t> per_channel(shape.size(), 1);
+    per_channel[1] = 3;
+    const auto w = act->weight.detach().clone().requires_grad_(true);
+    const auto expected = x.clamp_min(0) + w.view(per_channel) * x.clamp_max(0);
+    const auto got = act->forward(x);
+    EXPECT_TRUE(torch::allclose(got, expected)) << (got - expected).abs().max();
+    const auto upstream = torch::randn(shape);
+    const auto g_expected = torch::autograd::grad({expected}, {x, w}, {upstream});
+    const auto g_got = torch::autograd::grad({got}, {x, act->weight}, {upstream});
+    EXPECT_TRUE(torch::allclose(g_got[0], g_expected[0], 1e-5, 1e-6)) << "input gradient";
+    EXPECT_TRUE(torch::allclose(g_got[1], g_expected[1], 1e-4, 1e-5)) << "slope gradient";
+  }
+}
+
 TEST(AVHubert, PosConvIsWeightNormedAndSamePadded) {
   auto c = AVHubertConfig::Tiny();
   encoders::AVHubertPosConvImpl pc(c, at::TensorOptions());

@@ -26,10 +26,9 @@ ActivationImpl::ActivationImpl(int64_t channels, bool prelu, const at::TensorOpt
 
 at::Tensor ActivationImpl::forward(const at::Tensor& x) const {
   if (!weight.defined()) return at::relu(x);
-  // PReLU with one slope per channel (dim 1), written out so every rank and dtype behaves the same.
-  std::vector<int64_t> shape(x.dim(), 1);
-  shape[1] = weight.size(0);
-  return at::where(x >= 0, x, x * weight.view(shape));
+  // One slope per channel (dim 1). at::prelu's fused kernel and backward, not where(x >= 0, x, x * w): the
+  // written-out form made three full-size temporaries and a where backward, 15 % of a demo AVSR training step.
+  return at::prelu(x, weight);
 }
 
 ConvImpl::ConvImpl(std::vector<int64_t> shape, std::vector<int64_t> stride, std::vector<int64_t> padding,
