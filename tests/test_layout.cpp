@@ -1,9 +1,11 @@
 // The direction of dependencies (README "Library layout"): a folder of the library includes only folders that come
 // before it in the data flow, and the inference tools need nothing of training. Checked on the source tree, so a
 // wrong include fails here rather than in review.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -62,6 +64,19 @@ TEST(Layout, DependenciesFollowTheDataFlow) {
   std::string all;
   for (const auto& b : bad) all += "\n  " + b;
   EXPECT_TRUE(bad.empty()) << bad.size() << " include(s) against the data flow:" << all;
+}
+
+// MOME_TCMALLOC (CMakeLists.txt): when CMake found tcmalloc, this executable's malloc must be tcmalloc's, not
+// glibc's (a link order or --as-needed change would silently drop it and slow CPU training ~1.6x).
+TEST(Build, MallocIsTcmallocWhenTheBuildLinkedIt) {
+#ifndef MOME_TCMALLOC_LINKED
+  GTEST_SKIP() << "built without tcmalloc (MOME_TCMALLOC off, sanitizers, or libtcmalloc-minimal4 missing)";
+#else
+  Dl_info info{};
+  ASSERT_NE(dladdr(reinterpret_cast<void*>(&malloc), &info), 0);
+  ASSERT_NE(info.dli_fname, nullptr);
+  EXPECT_NE(std::string(info.dli_fname).find("tcmalloc"), std::string::npos) << "malloc comes from " << info.dli_fname;
+#endif
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #   5. mome_decode on the test split at every trained rate pair, then a WER table.
 # Every stage resumes: a re-run skips what is finished. DEMO_ASR_STEPS / DEMO_LIP_STEPS / DEMO_STEPS (AVSR) /
 # DEMO_VSR_STEPS / DEMO_TRAIN_CLIPS scale it down or up; DEMO_NOISE_PROB sets the AVSR stage's noise; DEMO_THREADS
-# the CPU threads of each training (default 2, this machine's cores).
+# the CPU threads of each training (default 2, this machine's cores); DEMO_SEED the trainings' seed (default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${MOME_SKIP_INSTALL:-0}" != 1 ]; then ./tools/install_deps.sh; fi
@@ -48,7 +48,7 @@ train() {  # train OUT_DIR STEPS [--set ...]
   local resume=()
   [ -d "$out/checkpoints" ] && resume=(--resume)
   "$BIN"/mome_train --config configs/demo/train.yaml --out "$out" "${paths[@]}" --set "train.max_steps=$steps" \
-    --set "train.threads=${DEMO_THREADS:-2}" "$@" "${resume[@]}"
+    --set "train.threads=${DEMO_THREADS:-2}" --set "train.seed=${DEMO_SEED:-1}" "$@" "${resume[@]}"
 }
 train "$RUN/asr" "$ASR_STEPS" --set model.modality=asr --set model.video_rates=[] --set video_encoder.preset= \
   "${SEQUENCES[@]}"
@@ -71,34 +71,43 @@ train "$RUN/vsr" "$VSR_STEPS" --set model.modality=vsr --set model.audio_rates=[
 
 echo "== 5/5 decoding the test split (unseen voices and sentences)" >&2
 mkdir -p "$RUN/decode"
-table="$RUN/decode/wer.md"
-printf '| modality | audio rate | video rate | WER %% | errors / words |\n|---|---|---|---|---|\n' > "$table"
-decode() {  # decode MODEL MODALITY AUDIO_RATE VIDEO_RATE
-  local model=$1 modality=$2 a=$3 v=$4 rates=() name=$2
-  [ "$a" != - ] && rates+=(--audio-rate "$a") && name+="_a$a"
-  [ "$v" != - ] && rates+=(--video-rate "$v") && name+="_v$v"
-  "$BIN"/mome_decode --model "$model" --prepared "$RUN/prepared/test" --modality "$modality" "${rates[@]}" \
-    --beam-size 4 --max-new-tokens 10 --output "$RUN/decode/$name.jsonl" 2> "$RUN/decode/$name.log"
-  # The summary line: "... WER 12.34% (89 errors / 720 words: sub ..."
-  local wer counts
-  wer=$(sed -n 's/.*WER \([0-9.]*\)% (\([0-9]*\) errors \/ \([0-9]*\) words.*/\1/p' "$RUN/decode/$name.log" | tail -1)
-  counts=$(sed -n 's/.*WER \([0-9.]*\)% (\([0-9]*\) errors \/ \([0-9]*\) words.*/\2 \/ \3/p' "$RUN/decode/$name.log" | tail -1)
-  printf '| %s | %s | %s | %s | %s |\n' "$modality" "$a" "$v" "$wer" "$counts" >> "$table"
+# Decodings run side by side, one CPU thread each: a tiny model's decode leaves a second thread mostly idle.
+JOBS=${DEMO_THREADS:-2}
+background() {  # background COMMAND...: runs it with one thread, at most JOBS at once; a failure stops the demo
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  OMP_NUM_THREADS=1 "$@" &
 }
+finish() { while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n; done; }
+decode() {  # decode MODEL MODALITY AUDIO_RATE VIDEO_RATE [--snr-sweep]: $RUN/decode/NAME.jsonl or NAME_snr.md
+  local model=$1 modality=$2 rates=() name=$2 out
+  [ "$3" != - ] && rates+=(--audio-rate "$3") && name+="_a$3"
+  [ "$4" != - ] && rates+=(--video-rate "$4") && name+="_v$4"
+  out=$RUN/decode/$name.jsonl
+  [ "${5:-}" = --snr-sweep ] && out=$RUN/decode/${name}_snr.md && name+=_snr
+  background "$BIN"/mome_decode --model "$model" --prepared "$RUN/prepared/test" --modality "$modality" \
+    "${rates[@]}" --beam-size 4 --max-new-tokens 10 ${5:+"$5"} --output "$out" 2> "$RUN/decode/$name.log"
+}
+row() {  # row NAME MODALITY AUDIO_RATE VIDEO_RATE: the summary line "... WER 12.34% (89 errors / 720 words: ..."
+  local log=$RUN/decode/$1.log
+  printf '| %s | %s | %s | %s | %s |\n' "$2" "$3" "$4" \
+    "$(sed -n 's/.*WER \([0-9.]*\)% (\([0-9]*\) errors \/ \([0-9]*\) words.*/\1/p' "$log" | tail -1)" \
+    "$(sed -n 's/.*WER \([0-9.]*\)% (\([0-9]*\) errors \/ \([0-9]*\) words.*/\2 \/ \3/p' "$log" | tail -1)"
+}
+# The babble sweeps (WER against SNR, the same babble for each model; seven decodings each) go first, so that the
+# short clean decodings fill the gaps at the end.
+for a in ${DEMO_SWEEP_AUDIO_RATES:-4 8}; do decode "$RUN" avsr "$a" 2 --snr-sweep; decode "$RUN/asr" asr "$a" - --snr-sweep; done
 for a in 4 8; do for v in 2 4; do decode "$RUN" avsr "$a" "$v"; done; done
 for a in 4 8; do decode "$RUN/asr" asr "$a" -; done
 for v in 2 4; do decode "$RUN/vsr" vsr - "$v"; done
+finish
+table="$RUN/decode/wer.md"
+{
+  printf '| modality | audio rate | video rate | WER %% | errors / words |\n|---|---|---|---|---|\n'
+  for a in 4 8; do for v in 2 4; do row "avsr_a${a}_v$v" avsr "$a" "$v"; done; done
+  for a in 4 8; do row "asr_a$a" asr "$a" -; done
+  for v in 2 4; do row "vsr_v$v" vsr - "$v"; done
+} > "$table"
 cat "$table"
-
-echo "== babble noise: WER against SNR (the same babble for each model)" >&2
-sweep() {  # sweep MODEL MODALITY AUDIO_RATE VIDEO_RATE -> $RUN/decode/NAME_snr.md (+ .dat)
-  local model=$1 modality=$2 rates=() name=$2
-  [ "$3" != - ] && rates+=(--audio-rate "$3") && name+="_a$3"
-  [ "$4" != - ] && rates+=(--video-rate "$4") && name+="_v$4"
-  "$BIN"/mome_decode --model "$model" --prepared "$RUN/prepared/test" --modality "$modality" "${rates[@]}" \
-    --beam-size 4 --max-new-tokens 10 --snr-sweep --output "$RUN/decode/${name}_snr.md" 2> "$RUN/decode/${name}_snr.log"
-}
-for a in ${DEMO_SWEEP_AUDIO_RATES:-4 8}; do sweep "$RUN" avsr "$a" 2; sweep "$RUN/asr" asr "$a" -; done
 noise="$RUN/decode/noise.md"
 {
   printf '| SNR (dB) |'; for f in "$RUN"/decode/*_snr.md; do printf ' %s |' "$(basename "$f" _snr.md)"; done
