@@ -73,9 +73,11 @@ echo "== 5/5 decoding the test split (unseen voices and sentences)" >&2
 mkdir -p "$RUN/decode"
 # Decodings run side by side, one CPU thread each: a tiny model's decode leaves a second thread mostly idle.
 JOBS=${DEMO_THREADS:-2}
-background() {  # background COMMAND...: runs it with one thread, at most JOBS at once; a failure stops the demo
+background() {  # background LOG COMMAND...: one thread, stderr to LOG, at most JOBS at once; a failure stops the demo
+  local log=$1
+  shift
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-  OMP_NUM_THREADS=1 "$@" &
+  (OMP_NUM_THREADS=1 "$@" 2> "$log" || { echo "demo: failed: $* (last line of $log: $(tail -1 "$log"))" >&2; exit 1; }) &
 }
 finish() { while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n; done; }
 decode() {  # decode MODEL MODALITY AUDIO_RATE VIDEO_RATE [--snr-sweep]: $RUN/decode/NAME.jsonl or NAME_snr.md
@@ -84,8 +86,8 @@ decode() {  # decode MODEL MODALITY AUDIO_RATE VIDEO_RATE [--snr-sweep]: $RUN/de
   [ "$4" != - ] && rates+=(--video-rate "$4") && name+="_v$4"
   out=$RUN/decode/$name.jsonl
   [ "${5:-}" = --snr-sweep ] && out=$RUN/decode/${name}_snr.md && name+=_snr
-  background "$BIN"/mome_decode --model "$model" --prepared "$RUN/prepared/test" --modality "$modality" \
-    "${rates[@]}" --beam-size 4 --max-new-tokens 10 ${5:+"$5"} --output "$out" 2> "$RUN/decode/$name.log"
+  background "$RUN/decode/$name.log" "$BIN"/mome_decode --model "$model" --prepared "$RUN/prepared/test" \
+    --modality "$modality" "${rates[@]}" --beam-size 4 --max-new-tokens 10 ${5:+"$5"} --output "$out"
 }
 row() {  # row NAME MODALITY AUDIO_RATE VIDEO_RATE: the summary line "... WER 12.34% (89 errors / 720 words: ..."
   local log=$RUN/decode/$1.log
