@@ -13,6 +13,7 @@ stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(asr avsr)
 BIN=${BUILD_DIR:-build}/tools
 REPEATS=${REPEATS:-3} STEPS=${STEPS:-60} WARMUP=${WARMUP:-10}
+[ "$STEPS" -ge $((WARMUP + 10)) ] || { echo "cpu_train_step: STEPS ($STEPS) must be at least WARMUP + 10 ($((WARMUP + 10)))" >&2; exit 1; }
 [ -d "$RUN/prepared/train" ] && [ -f "$RUN/llm/config.json" ] ||
   { echo "cpu_train_step: $RUN has no prepared/train or llm/ (make them with tools/demo_data.sh $RUN)" >&2; exit 1; }
 work=$(mktemp -d)
