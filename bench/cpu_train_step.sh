@@ -4,7 +4,8 @@
 #   bench/cpu_train_step.sh RUN [STAGE ...]      RUN: a demo run folder (tools/demo_data.sh RUN made its data)
 # Stages: asr (the ASR stage, with its joins and padding), avsr (the AVSR stage with babble), avsr-joined (the AVSR
 # stage with the ASR stage's joins and padding), lips (audio silenced, audio encoder frozen). Default: asr avsr.
-# REPEATS (3), STEPS (60), WARMUP (10), THREADS (2) and BUILD_DIR change it. Nothing here is a test: it only times.
+# REPEATS (3), STEPS (60), WARMUP (10), THREADS (2) and BUILD_DIR change it; EXTRA adds options to every training
+# (e.g. EXTRA="--set video_encoder.roi_pool=2"). Nothing here is a test: it only times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${1:?usage: bench/cpu_train_step.sh RUN [asr|avsr|avsr-joined|lips ...]}
@@ -46,7 +47,7 @@ EOF
 }
 printf '| stage | s/step median (min–max) | runs | steps timed |\n|---|---|---|---|\n'
 for stage in "${stages[@]}"; do
-  read -r -a options <<< "$(options_of "$stage")"
+  read -r -a options <<< "$(options_of "$stage") ${EXTRA:-}"
   values=()
   for ((r = 0; r < REPEATS; r++)); do
     "$BIN"/mome_train --config configs/demo/train.yaml --out "$work/$stage$r" --set "llm.path=$RUN/llm" \

@@ -377,6 +377,39 @@ TEST_F(TrainingRun, InitFromCopiesTheTensorsTwoRunsShare) {
   EXPECT_NE(missing.err.find(root_ + "/none"), std::string::npos) << missing.err;
 }
 
+// train.init_from as a list (the demo's lip-reading stage freezes the audio encoder, so its checkpoint lacks it):
+// each tensor comes from the first run that has it, so [lips, first] takes the audio encoder from `first` and the
+// rest from `lips`; a run that adds nothing is refused in one line.
+TEST_F(TrainingRun, InitFromAListTakesEachTensorFromTheFirstRunThatHasIt) {
+  const std::string tiny_lr = " --set train.val_data= --set train.lr=1e-30 --set train.min_lr=0";
+  ASSERT_EQ(Train(root_ + "/first", "--set train.max_steps=2 --set train.val_data=").exit_code, 0);
+  ASSERT_EQ(Train(root_ + "/lips", "--set train.max_steps=2 --set train.val_data= --set train.init_from=" + root_ +
+                                       "/first --set audio_encoder.trainable=false")
+                .exit_code,
+            0);
+  const auto both = Train(root_ + "/both", "--set train.max_steps=1" + tiny_lr + " --set train.init_from=[" + root_ +
+                                               "/lips," + root_ + "/first]");
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  const auto first = io::SafetensorsFile::Open(io::LatestCheckpoint(root_ + "/first") + "/trainable.safetensors");
+  const auto lips = io::SafetensorsFile::Open(io::LatestCheckpoint(root_ + "/lips") + "/trainable.safetensors");
+  const auto out = io::SafetensorsFile::Open(io::LatestCheckpoint(root_ + "/both") + "/trainable.safetensors");
+  int64_t from_first = 0, from_lips = 0;
+  for (const auto& name : out->Names()) {
+    if (name.find("running_") != std::string::npos || name.find("num_batches") != std::string::npos) continue;
+    const bool audio = name.rfind("audio_encoder.", 0) == 0;
+    ASSERT_EQ(lips->Has(name), !audio) << name;
+    const auto& source = audio ? first : lips;
+    EXPECT_TRUE(at::allclose(source->Get(name), out->Get(name), 0.0, 1e-20)) << name;
+    ++(audio ? from_first : from_lips);
+  }
+  EXPECT_GT(from_first, 10);
+  EXPECT_GT(from_lips, 50);
+  const auto redundant = Train(root_ + "/redundant", "--set train.max_steps=1 --set train.init_from=[" + root_ +
+                                                         "/first," + root_ + "/lips]");
+  EXPECT_EQ(redundant.exit_code, 1);
+  EXPECT_NE(redundant.err.find(root_ + "/lips adds no tensor"), std::string::npos) << redundant.err;
+}
+
 // tools/export_llm.py (tools/ablation.sh's frozen LLM): the exported folder holds exactly the run's fine-tuned
 // Llama tensors, loads as llm.path with the LLM frozen, and an existing folder is never overwritten.
 TEST_F(TrainingRun, ExportedLlmIsTheRunsLlamaAndTrainsFrozen) {

@@ -127,6 +127,34 @@ TEST_F(Transcriber, ConcurrentMixedRatesEqualSequential) {
   EXPECT_EQ(mismatches.load(), 0);
 }
 
+// video_encoder.roi_pool (the CPU demo's cheaper front end): the centre 88x88 crop, normalised, averaged over
+// 2x2 blocks, is what the video encoder sees, at training and at decoding alike.
+TEST_F(Transcriber, RoiPoolFeedsTheVideoEncoderBlockAveragedMouths) {
+  const std::string yaml = "llm: {path: " + root_ +
+                           "/llm}\n"
+                           "video_encoder: {preset: avhubert-tiny, roi_pool: 2}\n"
+                           "model: {modality: vsr, audio_rates: [], video_rates: [1, 2], projector_hidden: 32}\n";
+  model::PipelineOptions po;
+  po.seed = 3;
+  const model::AVSRPipeline pooled(LoadConfigString<model::ModelConfig>(yaml, "test"), po);
+  const auto clips = Clips(2);
+  torch::NoGradGuard no_grad;
+  const model::ModelInputs in = data::Featurize(pooled, clips);
+  const int64_t longest = clips[1].video.size(0);
+  at::Tensor expected_input = at::zeros({2, longest, 44, 44});
+  for (int i = 0; i < 2; ++i) {
+    const at::Tensor crop = clips[i].video.slice(1, 4, 92).slice(2, 4, 92).to(at::kFloat);
+    const at::Tensor normalised = (crop / 255.0 - 0.421) / 0.165;
+    expected_input[i].narrow(0, 0, crop.size(0)).copy_(at::avg_pool2d(normalised.unsqueeze(1), {2, 2}).squeeze(1));
+  }
+  const at::Tensor lengths = at::tensor({clips[0].video.size(0), longest}, at::kLong);
+  EXPECT_TRUE(at::allclose(in.video, pooled.avhubert()->forward(expected_input, lengths), 1e-5, 1e-6));
+  EXPECT_TRUE(at::equal(in.video_lengths, lengths));
+  EXPECT_THROW(LoadConfigString<model::ModelConfig>(
+                   "llm: {path: x}\nvideo_encoder: {preset: avhubert-tiny, roi_pool: 3}\nmodel: {modality: vsr}\n", "t"),
+               Error);
+}
+
 TEST_F(Transcriber, ConcurrentFeaturizeEqualsSequential) {
   const auto clips = Clips(4);
   torch::NoGradGuard no_grad;

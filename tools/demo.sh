@@ -57,12 +57,14 @@ train "$RUN/asr" "$ASR_STEPS" --set model.modality=asr --set model.video_rates=[
 # steps: 11.4 % at 0 dB, 2.8 % clean, and the VSR model from it 11.9 %; 1000 steps: 23.8 / 7.1 %). DEMO_LIP_STEPS=0
 # skips it. Its validation hears clean audio, which this stage never trains on: only its last step is evaluated and
 # kept, so the AVSR stage always starts from the end of it.
+# The lip-reading stage froze the audio encoder, so its checkpoint lacks it: the AVSR stage takes it from the ASR run
+# (init_from: each tensor from the first run in the list that has it).
 av_init=$RUN/asr
 if [ "$LIP_STEPS" -gt 0 ]; then
   train "$RUN/lips" "$LIP_STEPS" --set "train.init_from=$RUN/asr" --set train.lr=0.0015 \
     --set train.audio_drop_prob=1.0 --set audio_encoder.trainable=false --set "train.eval_every=$LIP_STEPS" \
     --set "train.checkpoint_every=$LIP_STEPS"
-  av_init=$RUN/lips
+  av_init="[$RUN/lips,$RUN/asr]"
 fi
 train "$RUN" "$STEPS" --set "train.init_from=$av_init" --set train.lr=0.0015 --set "train.noise_prob=$NOISE_PROB" \
   --set train.snr_min=-5 --set train.snr_max=15

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 
 #include "mome/core/atomic_file.h"
 
@@ -301,8 +302,14 @@ class YamlReader : public ConfigVisitor {
       values.clear();
       return;
     }
-    if (!node.IsSequence()) Fail(node, path, "expected a list like [a, b], got " + Describe(node));
     std::vector<T> parsed;
+    if (std::is_same_v<T, std::string> && node.IsScalar()) {  // a list of paths: `key: a` reads as [a]
+      parsed.emplace_back();
+      ConvertOrFail(node, path, &parsed.back());
+      values = std::move(parsed);
+      return;
+    }
+    if (!node.IsSequence()) Fail(node, path, "expected a list like [a, b], got " + Describe(node));
     for (const YAML::Node& element : node) {
       parsed.emplace_back();
       ConvertOrFail(element, path + "[" + std::to_string(parsed.size() - 1) + "]", &parsed.back());

@@ -90,11 +90,14 @@ at::Tensor EncodeVideo(const model::AVSRPipeline& p, const std::vector<PreparedC
     longest = std::max(longest, v.size(0));
   }
   // Normalised first, then zero-padded: padding then looks like the zero padding of the Conv3d front end, so a
-  // clip's features do not depend on the batch it is in.
-  at::Tensor video = at::zeros({static_cast<int64_t>(clips.size()), longest, kRoiSize, kRoiSize},
+  // clip's features do not depend on the batch it is in. roi_pool > 1 averages pixel blocks: the front end's
+  // stem convolution, batch norm and max-pool, most of a CPU training step, then cost 1/roi_pool^2.
+  const int64_t pool = p.config().video_encoder.roi_pool, side = kRoiSize / pool;
+  at::Tensor video = at::zeros({static_cast<int64_t>(clips.size()), longest, side, side},
                                at::TensorOptions().device(p.device()).dtype(p.dtype()));
   for (size_t i = 0; i < rois.size(); ++i) {
     at::Tensor frames = (rois[i].to(p.device(), at::kFloat) / 255.0 - kRoiMean) / kRoiStd;
+    if (pool > 1) frames = at::avg_pool2d(frames.unsqueeze(1), {pool, pool}).squeeze(1);
     if (o.training && o.augment && o.augment->video_masks > 0) frames = AugmentVideo(frames, *o.augment, rng);
     video[static_cast<int64_t>(i)].narrow(0, 0, lens[i]).copy_(frames);
   }

@@ -35,6 +35,9 @@ void EncoderSection::Visit(ConfigVisitor& v) {
   v.Field("n_mels", n_mels, "Whisper mel bins (80 | 128); 0 takes the preset's");
   v.Field("pad_to_30s", pad_to_30s, "Whisper: pad every clip to 30 s as the reference (false: true length)");
   v.Field("trainable", trainable, "train the encoder too (frozen by default)");
+  v.Field("roi_pool", roi_pool,
+          "AV-HuBERT: average-pool the 88x88 mouth crops by 1 | 2 | 4 before the encoder (2: a 4x cheaper front end "
+          "for CPU training from scratch; pretrained AV-HuBERT wants 1)");
 }
 
 void EncoderSection::Validate() const {
@@ -44,6 +47,7 @@ void EncoderSection::Validate() const {
                                    {ffn, "ffn"},
                                    {n_mels, "n_mels"}})
     ConfigRequire(value >= 0 && value <= 65536, key, "must be in [0, 65536] (0 = the preset's), got ", value);
+  ConfigRequire(roi_pool == 1 || roi_pool == 2 || roi_pool == 4, "roi_pool", "must be 1, 2 or 4, got ", roi_pool);
 }
 
 void AdaptersSection::Visit(ConfigVisitor& v) {

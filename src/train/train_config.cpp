@@ -37,7 +37,9 @@ void TrainSection::Visit(ConfigVisitor& v) {
   v.Field("snr_max", snr_max, "augmentation: highest SNR (dB)");
   v.Field("noise", noise, "augmentation: noise file or folder; empty = babble from other training utterances");
   v.Field("init_from", init_from,
-          "run or checkpoint folder whose trainable tensors (same name and shape) initialise this model");
+          "run or checkpoint folders whose trainable tensors (same name and shape) initialise this model: each "
+          "tensor from the first that has it, e.g. [runs/lips, runs/asr] takes the audio encoder a lip-reading run "
+          "froze from the ASR run (one folder may be written without brackets)");
   v.Field("audio_time_masks", audio_time_masks, "augmentation: zeroed audio spans per clip");
   v.Field("audio_mask_seconds", audio_mask_seconds, "augmentation: longest audio span");
   v.Field("video_time_masks", video_time_masks, "augmentation: masked video spans per clip");

@@ -122,7 +122,7 @@ class TrainingRun {
  private:
   void OpenCorpus();
   void BuildModel();
-  void InitFrom(const std::string& from);
+  void InitFrom(const std::vector<std::string>& sources);
   void BuildOptimizer();
   void BuildSampler();
   void SetUpNoisePool();
@@ -197,26 +197,40 @@ void TrainingRun::BuildModel() {
   config_.model = pipeline_->config();  // with the encoder widths resolved
 }
 
-// train.init_from: copies every trainable tensor (parameters and buffers) that the other run also has, with the
-// same shape; the rest keep their fresh initialisation. A later --resume overrides all of it.
-void TrainingRun::InitFrom(const std::string& from) {
-  const std::string model_dir = io::ResolveModelDir(from);
-  const auto file = io::SafetensorsFile::Open(model_dir + "/trainable.safetensors");
-  int64_t copied = 0, absent = 0, reshaped = 0;
+// train.init_from: copies every trainable tensor (parameters and buffers) that one of the other runs also has, with
+// the same shape, from the first run in the list that has it; the rest keep their fresh initialisation. A run saves
+// only what it trained, so a stage that froze a module (the demo's lip-reading stage freezes the audio encoder) has
+// to be followed by a list that names where that module was trained. A later --resume overrides all of it.
+void TrainingRun::InitFrom(const std::vector<std::string>& sources) {
+  std::vector<std::shared_ptr<const io::SafetensorsFile>> files;
+  for (const auto& from : sources)
+    files.push_back(io::SafetensorsFile::Open(io::ResolveModelDir(from) + "/trainable.safetensors"));
+  std::vector<int64_t> copied(files.size(), 0);
+  int64_t absent = 0, reshaped = 0;
   torch::NoGradGuard no_grad;
   auto take = [&](const std::string& name, at::Tensor& target) {
-    if (!file->Has(name)) return void(++absent);
-    const at::Tensor source = file->Get(name);
-    if (source.sizes() != target.sizes()) return void(++reshaped);
-    target.copy_(source.to(target.device(), target.scalar_type()));
-    ++copied;
+    bool other_shape = false;
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (!files[i]->Has(name)) continue;
+      const at::Tensor source = files[i]->Get(name);
+      if (source.sizes() != target.sizes()) {
+        other_shape = true;
+        continue;
+      }
+      target.copy_(source.to(target.device(), target.scalar_type()));
+      return void(++copied[i]);
+    }
+    ++(other_shape ? reshaped : absent);
   };
   for (auto& p : pipeline_->trainable().named_parameters()) take(p.key(), p.value());
   for (auto& b : pipeline_->trainable().named_buffers()) take(b.key(), b.value());
-  MOME_CHECK(copied > 0, ErrorCode::kInvalidArgument, "train.init_from: ", model_dir,
-             " has no tensor of this model (names and shapes differ everywhere)");
-  log::Info("initialised ", copied, " tensors from ", model_dir, " (", absent, " not in it, ", reshaped,
-            " of another shape keep their initialisation)");
+  for (size_t i = 0; i < files.size(); ++i)
+    MOME_CHECK(copied[i] > 0, ErrorCode::kInvalidArgument, "train.init_from: ", sources[i],
+               i == 0 ? " has no tensor of this model (names and shapes differ everywhere)"
+                      : " adds no tensor that the folders before it lack");
+  for (size_t i = 0; i < files.size(); ++i)
+    log::Info("initialised ", copied[i], " tensors from ", io::ResolveModelDir(sources[i]));
+  log::Info("init_from: ", absent, " tensors in none of them, ", reshaped, " of another shape keep their initialisation");
 }
 
 void TrainingRun::BuildOptimizer() {

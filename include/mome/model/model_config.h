@@ -29,6 +29,7 @@ struct EncoderSection {
   int64_t n_mels = 0;                      // Whisper mel bins; 0 keeps the preset's (80, or 128 for large-v3)
   bool pad_to_30s = true;  // Whisper: encode 30 s padded, as the reference (false: the true length, faster)
   bool trainable = false;  // train the encoder (from-scratch demos); frozen otherwise
+  int64_t roi_pool = 1;    // AV-HuBERT: average-pool the 88x88 mouth crops by this factor first (1 = the reference)
   void Visit(ConfigVisitor& v);
   void Validate() const;
 };

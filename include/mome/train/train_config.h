@@ -40,7 +40,7 @@ struct TrainSection {
   std::string noise;             // a noise recording or a folder of them; empty = babble from training utterances
   // A run or checkpoint folder whose trainable tensors initialise this model's where names and shapes match
   // (curriculum: e.g. ASR first, then AVSR from it); empty = fresh initialisation.
-  std::string init_from;
+  std::vector<std::string> init_from;  // runs to start from: each tensor from the first that has it
   int64_t audio_time_masks = 0, video_time_masks = 0;
   double audio_mask_seconds = 0.2;
   int64_t video_mask_frames = 5;
