@@ -318,6 +318,45 @@ TEST(Augment, JoinedClipsGrowIntoChainsWithinTheDrawnLength) {
   EXPECT_GE(longest, 8u);   // 6 s holds up to 15 clips of 0.4 s with pauses
 }
 
+// join_in_batch (cheap joins): with probability join_prob the whole batch is joined two by two, a+b, c+d, e; the
+// rows keep the batch's frames (plus pauses and pads) and word times move with the second clip.
+TEST(Augment, JoinInBatchPairsTheBatchsOwnClips) {
+  const std::vector<data::PreparedClip> batch = {ToneClip("s/a", "a", 5, 3200, 0.5f), ToneClip("s/b", "b", 4, 2560, 0.3f),
+                                                 ToneClip("s/c", "c", 6, 3840, 0.2f), ToneClip("s/d", "d", 3, 1920, 0.1f),
+                                                 ToneClip("s/e", "e", 2, 1280, 0.4f)};
+  auto never = [](std::mt19937_64&) -> data::PreparedClip { throw std::logic_error("no corpus clip is drawn"); };
+  data::SequenceOptions o;
+  o.join_in_batch = true;
+  o.pause_max_seconds = 0.2;
+  auto run = [&](double prob, uint64_t seed) {
+    auto clips = batch;
+    o.join_prob = prob;
+    std::mt19937_64 rng(seed);
+    data::AugmentSequences(&clips, o, never, rng);
+    return clips;
+  };
+  const auto joined = run(1.0, 5);
+  ASSERT_EQ(joined.size(), 3u);
+  EXPECT_EQ(joined[0].text, "a b");
+  EXPECT_EQ(joined[1].text, "c d");
+  EXPECT_EQ(joined[2].text, "e");
+  for (const auto& row : joined) EXPECT_EQ(row.audio.numel(), row.video.size(0) * 640);
+  EXPECT_GE(joined[0].video.size(0), 9);
+  EXPECT_LE(joined[0].video.size(0), 9 + 5);  // + a pause of at most 0.2 s
+  EXPECT_GT(joined[0].words[1].start, joined[0].words[0].end);
+  const auto single = run(0.0, 5);
+  ASSERT_EQ(single.size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) EXPECT_TRUE(torch::equal(single[i].audio, batch[i].audio));
+  int whole = 0;  // join_prob 0.5: some batches joined, some not, never half of one
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    const size_t rows = run(0.5, seed).size();
+    EXPECT_TRUE(rows == 3 || rows == 5) << rows;
+    whole += rows == 3;
+  }
+  EXPECT_GT(whole, 2);
+  EXPECT_LT(whole, 18);
+}
+
 TEST(Augment, SeededNoiseAtTheDrawnSnrAndTimeMasks) {
   torch::manual_seed(0);
   const auto speech = torch::randn({16000}) * 0.1;

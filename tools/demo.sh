@@ -12,8 +12,9 @@
 #      adapters), then VSR initialised from the AVSR model ($RUN/vsr). train.init_from copies the tensors they share.
 #   5. mome_decode on the test split at every trained rate pair, then a WER table.
 # Every stage resumes: a re-run skips what is finished. DEMO_ASR_STEPS / DEMO_LIP_STEPS / DEMO_STEPS (AVSR) /
-# DEMO_VSR_STEPS / DEMO_TRAIN_CLIPS scale it down or up; DEMO_NOISE_PROB sets the AVSR stage's noise; DEMO_THREADS
-# the CPU threads of each training (default 2, this machine's cores); DEMO_SEED the trainings' seed (default 1).
+# DEMO_VSR_STEPS / DEMO_TRAIN_CLIPS scale it down or up; DEMO_NOISE_PROB sets the AVSR stage's noise; DEMO_PROCS
+# the processes of each training and the decodings run side by side (1 or 2, default 2: this machine's cores),
+# DEMO_THREADS the threads of each (default 1); DEMO_SEED the trainings' seed (default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${MOME_SKIP_INSTALL:-0}" != 1 ]; then ./tools/install_deps.sh; fi
@@ -42,13 +43,22 @@ tools/demo_data.sh "$RUN"
 
 echo "== 4/5 training (ASR, then AVSR from it, then VSR from that)" >&2
 paths=(--set "llm.path=$RUN/llm" --set "train.data=$RUN/prepared/train" --set "train.val_data=$RUN/prepared/val")
+# Speed on a 2-core CPU (bench/cpu_train_step.sh): mouths averaged to 44x44 (video_encoder.roi_pool=2: the video
+# front end costs a quarter), and each step's two batches of 200 frames on two data-parallel processes of one
+# thread (--nproc 2) rather than one batch of 400 on two threads: the tiny model's operations leave a second thread
+# of one process mostly idle (AVSR step 0.36 s before both changes, 0.15 s after). DEMO_PROCS=1 trains the same steps
+# in one process (two accumulated batches): the same model, up to the order of floating-point sums.
+PROCS=${DEMO_PROCS:-2}
+case $PROCS in 1 | 2) ;; *) echo "demo: DEMO_PROCS must be 1 or 2, got '$PROCS'" >&2; exit 1 ;; esac
+speed=(--nproc "$PROCS" --set "train.accumulation=$((2 / PROCS))" --set train.max_frames=200
+  --set video_encoder.roi_pool=2 --set "train.threads=${DEMO_THREADS:-1}")
 train() {  # train OUT_DIR STEPS [--set ...]
   local out=$1 steps=$2
   shift 2
   local resume=()
   [ -d "$out/checkpoints" ] && resume=(--resume)
-  "$BIN"/mome_train --config configs/demo/train.yaml --out "$out" "${paths[@]}" --set "train.max_steps=$steps" \
-    --set "train.threads=${DEMO_THREADS:-2}" --set "train.seed=${DEMO_SEED:-1}" "$@" "${resume[@]}"
+  "$BIN"/mome_train --config configs/demo/train.yaml --out "$out" "${paths[@]}" "${speed[@]}" \
+    --set "train.max_steps=$steps" --set "train.seed=${DEMO_SEED:-1}" "$@" "${resume[@]}"
 }
 train "$RUN/asr" "$ASR_STEPS" --set model.modality=asr --set model.video_rates=[] --set video_encoder.preset= \
   "${SEQUENCES[@]}"
@@ -67,14 +77,14 @@ if [ "$LIP_STEPS" -gt 0 ]; then
   av_init="[$RUN/lips,$RUN/asr]"
 fi
 train "$RUN" "$STEPS" --set "train.init_from=$av_init" --set train.lr=0.0015 --set "train.noise_prob=$NOISE_PROB" \
-  --set train.snr_min=-5 --set train.snr_max=15
+  --set train.snr_min=-5 --set train.snr_max=15 --set "train.audio_drop_prob=${DEMO_AUDIO_DROP_PROB:-0}"
 train "$RUN/vsr" "$VSR_STEPS" --set model.modality=vsr --set model.audio_rates=[] --set audio_encoder.preset= \
   --set "train.init_from=$RUN" --set train.lr=0.0015
 
 echo "== 5/5 decoding the test split (unseen voices and sentences)" >&2
 mkdir -p "$RUN/decode"
 # Decodings run side by side, one CPU thread each: a tiny model's decode leaves a second thread mostly idle.
-JOBS=${DEMO_THREADS:-2}
+JOBS=$PROCS
 background() {  # background LOG COMMAND...: one thread, stderr to LOG, at most JOBS at once; a failure stops the demo
   local log=$1
   shift

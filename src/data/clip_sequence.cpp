@@ -90,8 +90,29 @@ PreparedClip ExtendChain(PreparedClip chain, const SequenceOptions& o,
   return chain;
 }
 
+namespace {
+
+// join_in_batch: the batch's clips two by two (an odd one out stays single), each row padded as in
+// AugmentSequences; three draws per row whether or not they are used.
+void JoinWithinBatch(std::vector<PreparedClip>* clips, const SequenceOptions& o, std::mt19937_64& rng) {
+  const bool join = Draw(rng) < o.join_prob;
+  std::vector<PreparedClip> rows;
+  for (size_t i = 0; i < clips->size(); ++i) {
+    const int64_t pause = FramesUpTo(rng, o.pause_max_seconds);
+    const int64_t lead = FramesUpTo(rng, o.pad_max_seconds), tail = FramesUpTo(rng, o.pad_max_seconds);
+    PreparedClip row = std::move((*clips)[i]);
+    if (join && i + 1 < clips->size() && Frames(row) > 0) row = JoinClips(row, (*clips)[++i], pause);
+    if (lead > 0 || tail > 0) row = PadClip(row, lead, tail);
+    rows.push_back(std::move(row));
+  }
+  *clips = std::move(rows);
+}
+
+}  // namespace
+
 void AugmentSequences(std::vector<PreparedClip>* clips, const SequenceOptions& o,
                       const std::function<PreparedClip(std::mt19937_64&)>& other, std::mt19937_64& rng) {
+  if (o.join_in_batch) return JoinWithinBatch(clips, o, rng);
   for (auto& clip : *clips) {
     // Every draw happens whether or not it is used, so one clip's choices never shift another's.
     const bool join = Draw(rng) < o.join_prob;

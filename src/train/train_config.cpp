@@ -47,6 +47,9 @@ void TrainSection::Visit(ConfigVisitor& v) {
   v.Field("join_prob", join_prob, "augmentation: probability that a clip is followed by another (long-form)");
   v.Field("pause_max_seconds", pause_max_seconds, "augmentation: longest pause between joined clips");
   v.Field("pad_max_seconds", pad_max_seconds, "augmentation: longest silence before and after a clip");
+  v.Field("join_in_batch", join_in_batch,
+          "augmentation: join a whole batch's clips two by two with probability join_prob, instead of appending "
+          "random corpus clips (the batch keeps its frames: joins cost almost nothing)");
   v.Field("join_max_seconds", join_max_seconds,
           "augmentation: joined clips grow into chains up to a length drawn from [0, this] (0 = pairs only)");
 }
@@ -80,6 +83,8 @@ void TrainSection::Validate() const {
   ConfigRequire(
       std::isfinite(join_max_seconds) && join_max_seconds >= 0 && join_max_seconds + 2 * pad_max_seconds <= 30,
       "join_max_seconds", "must be >= 0, and with twice pad_max_seconds at most 30 s (Whisper's window)");
+  ConfigRequire(!join_in_batch || join_max_seconds == 0, "join_in_batch",
+                "pairs a batch's clips: it does not grow chains (join_max_seconds must be 0)");
   ConfigRequire(audio_time_masks >= 0 && video_time_masks >= 0 && audio_mask_seconds >= 0 && video_mask_frames >= 0,
                 "audio_time_masks", "masks and their lengths must be >= 0");
   ConfigRequire(accumulation >= 1, "accumulation", "must be at least 1");

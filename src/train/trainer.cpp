@@ -173,7 +173,7 @@ TrainingRun::TrainingRun(const TrainConfig& config, const TrainerOptions& option
   fingerprint_ = pipeline_->BaseFingerprint();
   augment_ = AugmentOptionsOf(config_.train);
   sequences_ = {config_.train.join_prob, config_.train.pause_max_seconds, config_.train.pad_max_seconds,
-                config_.train.join_max_seconds};
+                config_.train.join_max_seconds, config_.train.join_in_batch};
   SetUpNoisePool();
 }
 

@@ -46,6 +46,7 @@ struct TrainSection {
   int64_t video_mask_frames = 5;
   // Sequences (data/clip_sequence.h): a clip followed by another after a pause, silence around clips.
   double join_prob = 0.0, pause_max_seconds = 1.0, pad_max_seconds = 0.0, join_max_seconds = 0.0;
+  bool join_in_batch = false;  // joins pair a batch's own clips (data/clip_sequence.h)
   void Visit(ConfigVisitor& v);
   void Validate() const;
 };
