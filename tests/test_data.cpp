@@ -321,9 +321,9 @@ TEST(Augment, JoinedClipsGrowIntoChainsWithinTheDrawnLength) {
 // join_in_batch (cheap joins): with probability join_prob the whole batch is joined two by two, a+b, c+d, e; the
 // rows keep the batch's frames (plus pauses and pads) and word times move with the second clip.
 TEST(Augment, JoinInBatchPairsTheBatchsOwnClips) {
-  const std::vector<data::PreparedClip> batch = {ToneClip("s/a", "a", 5, 3200, 0.5f), ToneClip("s/b", "b", 4, 2560, 0.3f),
-                                                 ToneClip("s/c", "c", 6, 3840, 0.2f), ToneClip("s/d", "d", 3, 1920, 0.1f),
-                                                 ToneClip("s/e", "e", 2, 1280, 0.4f)};
+  const std::vector<data::PreparedClip> batch = {
+      ToneClip("s/a", "a", 5, 3200, 0.5f), ToneClip("s/b", "b", 4, 2560, 0.3f), ToneClip("s/c", "c", 6, 3840, 0.2f),
+      ToneClip("s/d", "d", 3, 1920, 0.1f), ToneClip("s/e", "e", 2, 1280, 0.4f)};
   auto never = [](std::mt19937_64&) -> data::PreparedClip { throw std::logic_error("no corpus clip is drawn"); };
   data::SequenceOptions o;
   o.join_in_batch = true;

@@ -404,8 +404,8 @@ TEST_F(TrainingRun, InitFromAListTakesEachTensorFromTheFirstRunThatHasIt) {
   }
   EXPECT_GT(from_first, 10);
   EXPECT_GT(from_lips, 50);
-  const auto redundant = Train(root_ + "/redundant", "--set train.max_steps=1 --set train.init_from=[" + root_ +
-                                                         "/first," + root_ + "/lips]");
+  const auto redundant = Train(
+      root_ + "/redundant", "--set train.max_steps=1 --set train.init_from=[" + root_ + "/first," + root_ + "/lips]");
   EXPECT_EQ(redundant.exit_code, 1);
   EXPECT_NE(redundant.err.find(root_ + "/lips adds no tensor"), std::string::npos) << redundant.err;
 }

@@ -150,9 +150,10 @@ TEST_F(Transcriber, RoiPoolFeedsTheVideoEncoderBlockAveragedMouths) {
   const at::Tensor lengths = at::tensor({clips[0].video.size(0), longest}, at::kLong);
   EXPECT_TRUE(at::allclose(in.video, pooled.avhubert()->forward(expected_input, lengths), 1e-5, 1e-6));
   EXPECT_TRUE(at::equal(in.video_lengths, lengths));
-  EXPECT_THROW(LoadConfigString<model::ModelConfig>(
-                   "llm: {path: x}\nvideo_encoder: {preset: avhubert-tiny, roi_pool: 3}\nmodel: {modality: vsr}\n", "t"),
-               Error);
+  EXPECT_THROW(
+      LoadConfigString<model::ModelConfig>(
+          "llm: {path: x}\nvideo_encoder: {preset: avhubert-tiny, roi_pool: 3}\nmodel: {modality: vsr}\n", "t"),
+      Error);
 }
 
 TEST_F(Transcriber, ConcurrentFeaturizeEqualsSequential) {

@@ -230,7 +230,8 @@ void TrainingRun::InitFrom(const std::vector<std::string>& sources) {
                       : " adds no tensor that the folders before it lack");
   for (size_t i = 0; i < files.size(); ++i)
     log::Info("initialised ", copied[i], " tensors from ", io::ResolveModelDir(sources[i]));
-  log::Info("init_from: ", absent, " tensors in none of them, ", reshaped, " of another shape keep their initialisation");
+  log::Info("init_from: ", absent, " tensors in none of them, ", reshaped,
+            " of another shape keep their initialisation");
 }
 
 void TrainingRun::BuildOptimizer() {
