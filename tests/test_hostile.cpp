@@ -91,13 +91,32 @@ TEST(Hostile, NonsenseSettingsAreRefusedNotQuietlyReplaced) {
       "llm: {preset: llama-3.2-1b}\naudio_encoder: {preset: whisper-tiny}\n"
       "video_encoder: {preset: avhubert-tiny}\ntrain: {data: x}\n";
   EXPECT_NO_THROW(LoadConfigString<train::TrainConfig>(base, "ok.yaml"));
-  for (const char* bad : {"train.lr=.inf", "train.lr=.nan", "train.min_lr=1", "train.warmup_steps=-5",
-                          "train.grad_clip=-1", "train.threads=-2", "audio_encoder.dim=-64", "train.betas=[0.9, 1.5]",
-                          "train.noise_prob=2", "train.eval_beam_size=100000", "loss.load_balancing=-1",
-                          "loss.decorrelation=.nan", "loss.decorrelation_layers=[0]", "train.join_prob=1.5",
-                          "train.pause_max_seconds=-1", "train.pad_max_seconds=.nan", "train.pad_max_seconds=60",
-                          "train.join_max_seconds=-1", "train.join_max_seconds=31"})
+  for (const char* bad : {"train.lr=.inf",
+                          "train.lr=.nan",
+                          "train.min_lr=1",
+                          "train.warmup_steps=-5",
+                          "train.grad_clip=-1",
+                          "train.threads=-2",
+                          "audio_encoder.dim=-64",
+                          "train.betas=[0.9, 1.5]",
+                          "train.noise_prob=2",
+                          "train.eval_beam_size=100000",
+                          "loss.load_balancing=-1",
+                          "loss.decorrelation=.nan",
+                          "loss.decorrelation_layers=[0]",
+                          "train.join_prob=1.5",
+                          "train.pause_max_seconds=-1",
+                          "train.pad_max_seconds=.nan",
+                          "train.pad_max_seconds=60",
+                          "train.join_max_seconds=-1",
+                          "train.join_max_seconds=31",
+                          "video_encoder.roi_pool=3",
+                          "video_encoder.roi_pool=0"})
     EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "bad.yaml", {bad}), Error) << bad;
+  // Joins within the batch pair clips; they cannot also grow chains.
+  EXPECT_THROW(
+      LoadConfigString<train::TrainConfig>(base, "bad.yaml", {"train.join_in_batch=true", "train.join_max_seconds=5"}),
+      Error);
   // An encoder the modality uses needs a preset, in --dry-run and training alike.
   EXPECT_THROW(LoadConfigString<train::TrainConfig>(base, "x.yaml", {"audio_encoder.preset="}), Error);
   EXPECT_NO_THROW(LoadConfigString<train::TrainConfig>(
