@@ -202,9 +202,12 @@ void TrainingRun::BuildModel() {
 // only what it trained, so a stage that froze a module (the demo's lip-reading stage freezes the audio encoder) has
 // to be followed by a list that names where that module was trained. A later --resume overrides all of it.
 void TrainingRun::InitFrom(const std::vector<std::string>& sources) {
+  std::vector<std::string> dirs;
   std::vector<std::shared_ptr<const io::SafetensorsFile>> files;
-  for (const auto& from : sources)
-    files.push_back(io::SafetensorsFile::Open(io::ResolveModelDir(from) + "/trainable.safetensors"));
+  for (const auto& from : sources) {
+    dirs.push_back(io::ResolveModelDir(from));
+    files.push_back(io::SafetensorsFile::Open(dirs.back() + "/trainable.safetensors"));
+  }
   std::vector<int64_t> copied(files.size(), 0);
   int64_t absent = 0, reshaped = 0;
   torch::NoGradGuard no_grad;
@@ -228,8 +231,7 @@ void TrainingRun::InitFrom(const std::vector<std::string>& sources) {
     MOME_CHECK(copied[i] > 0, ErrorCode::kInvalidArgument, "train.init_from: ", sources[i],
                i == 0 ? " has no tensor of this model (names and shapes differ everywhere)"
                       : " adds no tensor that the folders before it lack");
-  for (size_t i = 0; i < files.size(); ++i)
-    log::Info("initialised ", copied[i], " tensors from ", io::ResolveModelDir(sources[i]));
+  for (size_t i = 0; i < files.size(); ++i) log::Info("initialised ", copied[i], " tensors from ", dirs[i]);
   log::Info("init_from: ", absent, " tensors in none of them, ", reshaped,
             " of another shape keep their initialisation");
 }

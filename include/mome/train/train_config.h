@@ -38,9 +38,9 @@ struct TrainSection {
   double noise_prob = 0.0, snr_min = 0.0, snr_max = 20.0;
   double audio_drop_prob = 0.0;  // modality dropout: the audio of a clip silenced (audio-visual training only)
   std::string noise;             // a noise recording or a folder of them; empty = babble from training utterances
-  // A run or checkpoint folder whose trainable tensors initialise this model's where names and shapes match
-  // (curriculum: e.g. ASR first, then AVSR from it); empty = fresh initialisation.
-  std::vector<std::string> init_from;  // runs to start from: each tensor from the first that has it
+  // Run or checkpoint folders whose trainable tensors initialise this model's where names and shapes match, each
+  // tensor from the first folder that has it (curriculum: e.g. ASR first, then AVSR from it); empty = fresh.
+  std::vector<std::string> init_from;
   int64_t audio_time_masks = 0, video_time_masks = 0;
   double audio_mask_seconds = 0.2;
   int64_t video_mask_frames = 5;
