@@ -16,6 +16,7 @@
 #include "mome/core/error.h"
 #include "mome/data/prepared.h"
 #include "mome/io/media.h"
+#include "mome/io/media_writer.h"
 #include "mome/io/safetensors.h"
 #include "test_helpers.h"
 
@@ -210,9 +211,11 @@ TEST_F(Media, VariableFrameRateSourcesAreResampledByTimestamp) {
 
 TEST_F(Media, SynthCorpusIsDeterministicAndPrepares) {
   const std::string tools = MOME_TOOL_DIR;
-  for (const char* name : {"a", "b"}) {
+  // Two processes at a time, then one: the same bytes (each clip is encoded in a fresh process; encoding clips one
+  // after another in one process made a clip depend on those before it).
+  for (const auto& [name, threads] : {std::pair{"a", "2"}, std::pair{"b", "1"}}) {
     const auto r = testing::RunCommand(tools + "/mome_synth --out " + dir_ + "/" + name +
-                                       " --count 4 --split test --seed 5 --threads 2");
+                                       " --count 4 --split test --seed 5 --threads " + threads);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   // LRS3 layout, test voices, held-out sentences; the same audio and video from the same seed.
@@ -226,6 +229,7 @@ TEST_F(Media, SynthCorpusIsDeterministicAndPrepares) {
     const auto m = io::DecodeMedia(dir_ + "/a/" + c), again = io::DecodeMedia(dir_ + "/b/" + c);
     EXPECT_TRUE(torch::equal(m.video, again.video)) << c;
     EXPECT_TRUE(torch::equal(m.audio, again.audio)) << c;
+    EXPECT_EQ(testing::ReadFile(dir_ + "/a/" + c), testing::ReadFile(dir_ + "/b/" + c)) << c;
     EXPECT_EQ(m.video.size(1), 96);
     EXPECT_NEAR(static_cast<double>(m.audio.numel()) / 640.0, static_cast<double>(m.video.size(0)), 2.0);
   }
@@ -259,6 +263,56 @@ TEST_F(Media, SynthCorpusIsDeterministicAndPrepares) {
   const auto p2 = testing::RunCommand(prepare);
   ASSERT_EQ(p2.exit_code, 0) << p2.err;
   EXPECT_NE(p2.err.find("3 from an earlier run"), std::string::npos) << p2.err;
+}
+
+TEST_F(Media, Mp4WriterRoundTripsFramesAndAudioAndLeavesNothingHalfWritten) {
+  // 40 frames of 64x48: a left-right ramp (2 levels a column) brightening 2 levels a frame; 1.6 s of 440 Hz at 22.05
+  // kHz.
+  io::Mp4Spec spec;
+  spec.width = 64, spec.height = 48, spec.sample_rate = 22050;
+  const std::string path = dir_ + "/clip.mp4";
+  auto writer = io::Mp4Writer::Create(path, spec);
+  std::vector<int16_t> tone(35280);
+  for (size_t i = 0; i < tone.size(); ++i)
+    tone[i] = static_cast<int16_t>(8000 * std::sin(2 * M_PI * 440 * i / 22050.0));
+  writer->WriteAudio(tone.data(), 1000);  // fed in uneven pieces, as a caller streams it
+  writer->WriteAudio(tone.data() + 1000, static_cast<int64_t>(tone.size()) - 1000);
+  std::vector<uint8_t> frame(64 * 48);
+  for (int f = 0; f < 40; ++f) {
+    for (int y = 0; y < 48; ++y)
+      for (int x = 0; x < 64; ++x) frame[y * 64 + x] = static_cast<uint8_t>(20 + 2 * f + 2 * x);
+    writer->WriteFrame(frame.data());
+  }
+  EXPECT_FALSE(fs::exists(path));  // nothing in place before Finish
+  writer->Finish();
+  writer.reset();
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);  // no temp file left
+  const auto m = io::DecodeMedia(path, {});
+  ASSERT_EQ(m.video.size(0), 40);
+  EXPECT_EQ(m.video.size(1), 48);
+  EXPECT_EQ(m.video.size(2), 64);
+  const auto expected = 2 * torch::arange(64).view({1, 1, 64}) + 20 + 2 * torch::arange(40).view({40, 1, 1});
+  EXPECT_LT((m.video.to(torch::kFloat) - expected).abs().mean().item<double>(), 2.0);  // crf 18: near lossless
+  EXPECT_NEAR(static_cast<double>(m.audio.numel()), 1.6 * 16000, 1024);                // AAC pads to whole frames
+  EXPECT_NEAR(DominantHz(m.audio, 16000), 440, 2);
+  // Abandoned before Finish: no file, no temp; bad specs and folders are refused naming the path.
+  auto abandoned = io::Mp4Writer::Create(dir_ + "/abandoned.mp4", spec);
+  abandoned->WriteFrame(frame.data());
+  abandoned.reset();
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
+  auto expect_refused = [&](const std::string& target, const std::string& what) {
+    try {
+      io::Mp4Writer::Create(target, spec);
+      ADD_FAILURE() << "no error for " << target;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(target), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  spec.width = 63;
+  expect_refused(dir_ + "/odd.mp4", "even");
+  spec.width = 64;
+  expect_refused(dir_ + "/no/such/folder/x.mp4", "creating the file");
 }
 
 // Every file of a prepared folder (manifest, shard lists, shards, problems), by name.

@@ -1,28 +1,29 @@
 // mome_synth: a synthetic audio-visual corpus in the LRS3 layout, for tests and the demo (no download needed).
 //   mome_synth --out DIR --count N [--voices v1,v2,...] [--seed S] [--split NAME] [--snr DB] [--threads N] [--face]
 // GRID-grammar sentences spoken by espeak-ng voices, with a rendered mouth (96x96, as auto_avsr's crops) that
-// follows the phonemes, muxed by the ffmpeg program into 25 fps mp4 (h264 + aac) with an LRS3 transcript:
+// follows the phonemes, encoded in-process (io::Mp4Writer) into 25 fps mp4 (h264 + aac) with an LRS3 transcript:
 //   DIR/SPLIT/SPEAKER/NNNNN.mp4 + NNNNN.txt     (SPEAKER = the voice, '+' written as '_')
 // With --face the video is a whole face (224x224, as raw LRS3 clips) carrying the same rendered mouth, plus
 // NNNNN.landmarks.json (68 points per frame) for --roi landmarks.
 // Same seed and arguments -> the same corpus. Test/val splits use held-out sentences (grid_grammar.h) and, by
 // default, voices disjoint from the training ones. A re-run skips finished clips.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
-#include <mutex>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
-#include <thread>
 
 #include "mome/core/cli.h"
 #include "mome/core/error.h"
 #include "mome/core/progress.h"
+#include "mome/io/media_writer.h"
 #include "synth/face_renderer.h"
 #include "synth/grid_grammar.h"
 #include "synth/mouth_renderer.h"
@@ -47,25 +48,6 @@ std::vector<std::string> SplitList(const std::string& s) {
   for (std::string item; std::getline(in, item, ',');)
     if (!item.empty()) out.push_back(item);
   return out;
-}
-
-std::string Quote(const std::string& s) {  // for /bin/sh
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-void WriteWav16(const std::string& path, const std::vector<int16_t>& samples, int rate) {
-  std::ofstream out(path, std::ios::binary);
-  MOME_CHECK(out.good(), ErrorCode::kIo, path, ": cannot write");
-  auto u32 = [&](uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
-  auto u16 = [&](uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
-  const auto bytes = static_cast<uint32_t>(samples.size() * 2);
-  out.write("RIFF", 4), u32(36 + bytes), out.write("WAVEfmt ", 8), u32(16), u16(1), u16(1);
-  u32(static_cast<uint32_t>(rate)), u32(static_cast<uint32_t>(rate * 2)), u16(2), u16(16);
-  out.write("data", 4), u32(bytes);
-  out.write(reinterpret_cast<const char*>(samples.data()), static_cast<std::streamsize>(bytes));
-  MOME_CHECK(out.good(), ErrorCode::kIo, path, ": write failed");
 }
 
 struct Clip {
@@ -116,31 +98,26 @@ std::pair<synth::FacePose, synth::FaceLook> FaceAt(const Clip& c, const synth::F
   return {pose, look};
 }
 
-// Renders the mouth track and muxes it with the audio through ffmpeg into DIR/ID.mp4 (temp file, then rename).
+// Renders the mouth track and encodes it with the audio into DIR/ID.mp4 (io::Mp4Writer: in this process, temp file
+// then rename), then writes the transcript.
 void WriteClip(const Clip& c) {
   constexpr double kFps = 25.0;
   const std::string base = c.dir + "/" + c.id;
-  const std::string wav = base + ".tmp.wav", tmp_mp4 = base + ".tmp.mp4";
-  WriteWav16(wav, c.speech.samples, c.speech.sample_rate);
   const double seconds = static_cast<double>(c.speech.samples.size()) / c.speech.sample_rate;
   const auto track = synth::VisemeTrack(c.speech.phonemes, seconds, kFps);
   const auto style = synth::FaceStyle::ForSpeaker(std::hash<std::string>{}(c.voice));
   std::mt19937_64 rng(c.seed);
-  const int side = c.face ? kFaceFrame : 96;
-  const std::string cmd =
-      "ffmpeg -nostdin -v error -y -f rawvideo -pix_fmt gray -s " + std::to_string(side) + "x" + std::to_string(side) +
-      " -r 25 -i pipe:0 -i " + Quote(wav) +
-      " -map 0:v -map 1:a -c:v libx264 -preset veryfast -crf 18 -threads 1 -pix_fmt yuv420p "
-      "-c:a aac -b:a 96k -fflags +bitexact -flags:v +bitexact -flags:a +bitexact -max_interleave_delta 0 "
-      "-f mp4 " +
-      Quote(tmp_mp4);
-  FILE* pipe = popen(cmd.c_str(), "w");
-  MOME_CHECK(pipe != nullptr, ErrorCode::kIo, "cannot run ffmpeg (is it installed? tools/install_deps.sh)");
+  io::Mp4Spec spec;
+  spec.width = spec.height = c.face ? kFaceFrame : 96;
+  spec.fps = kFps;
+  spec.sample_rate = c.speech.sample_rate;
+  const auto mp4 = io::Mp4Writer::Create(base + ".mp4", spec);
+  mp4->WriteAudio(c.speech.samples.data(), static_cast<int64_t>(c.speech.samples.size()));
   nlohmann::json landmarks = nlohmann::json::array();
   for (size_t f = 0; f < track.size(); ++f) {
     const cv::Mat mouth = synth::RenderMouth(track[f], style, rng);
     if (!c.face) {
-      std::fwrite(mouth.data, 1, 96 * 96, pipe);
+      mp4->WriteFrame(mouth.data);
       continue;
     }
     cv::Mat frame(kFaceFrame, kFaceFrame, CV_8UC1);
@@ -150,14 +127,11 @@ void WriteClip(const Clip& c) {
     for (const auto& p : synth::DrawFace(frame, pose, look))
       points.push_back({std::round(p.x * 100) / 100, std::round(p.y * 100) / 100});
     landmarks.push_back(points);
-    std::fwrite(frame.data, 1, static_cast<size_t>(kFaceFrame) * kFaceFrame, pipe);
+    mp4->WriteFrame(frame.data);
   }
-  const int status = pclose(pipe);
   if (c.face)
     std::ofstream(base + ".landmarks.json") << nlohmann::json{{"fps", kFps}, {"frames", landmarks}}.dump() << "\n";
-  fs::remove(wav);
-  MOME_CHECK(status == 0, ErrorCode::kIo, tmp_mp4, ": ffmpeg failed (exit ", WEXITSTATUS(status), ")");
-  fs::rename(tmp_mp4, base + ".mp4");
+  mp4->Finish();
   std::ofstream(base + ".txt.tmp") << Transcript(c);
   fs::rename(base + ".txt.tmp", base + ".txt");  // last: marks the clip finished
 }
@@ -172,30 +146,59 @@ void AddNoise(std::vector<int16_t>* samples, double snr_db, uint64_t seed) {
   for (auto& s : *samples) s = static_cast<int16_t>(std::clamp(s + noise(rng), -32768.0, 32767.0));
 }
 
-// Writes `batch` on `threads` threads; the first error (a clip that cannot be encoded or written) is thrown.
-void WriteClips(const std::vector<Clip>& batch, int64_t threads) {
-  std::vector<std::thread> workers;
-  std::mutex mutex;
+// Writes one clip in a child process; returns its pid and the read end of a pipe carrying its error, if any.
+std::pair<pid_t, int> StartClipProcess(const Clip& clip) {
+  int fds[2];
+  MOME_CHECK(pipe(fds) == 0, ErrorCode::kIo, "cannot create a pipe for a clip writer");
+  std::cout.flush(), std::cerr.flush(), std::fflush(nullptr);  // nothing buffered is written twice
+  const pid_t pid = fork();
+  MOME_CHECK(pid >= 0, ErrorCode::kIo, "cannot start a clip writer process");
+  if (pid == 0) {
+    close(fds[0]);
+    int code = 0;
+    try {
+      WriteClip(clip);
+    } catch (const std::exception& e) {
+      const std::string message = e.what();
+      code = write(fds[1], message.data(), message.size()) >= 0 ? 1 : 2;
+    }
+    _exit(code);  // no exit handlers: they belong to the parent
+  }
+  close(fds[1]);
+  return {pid, fds[0]};
+}
+
+// Waits for one clip process; returns its error ("" when it succeeded).
+std::string FinishClipProcess(std::map<pid_t, int>* running) {
+  int status = 0;
+  const pid_t pid = waitpid(-1, &status, 0);
+  MOME_CHECK(pid > 0 && running->count(pid), ErrorCode::kInternal, "lost track of a clip writer process");
+  const int fd = (*running)[pid];
+  running->erase(pid);
+  std::string message(4096, '\0');
+  const ssize_t n = read(fd, message.data(), message.size());
+  close(fd);
+  message.resize(static_cast<size_t>(std::max<ssize_t>(n, 0)));
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  return message.empty() ? "a clip writer process died (status " + std::to_string(status) + ")" : message;
+}
+
+// Writes `batch`, each clip in its own forked process, `jobs` at a time; the first error is thrown after all end.
+// A process per clip (as the ffmpeg program was): x264 keeps process-wide state that makes a clip's bytes depend on
+// the clips encoded before it in the same process (measured: a clip re-made on resume came out different), so only
+// a fresh process gives the same corpus however it is split, parallelised or resumed. fork() costs far less than
+// starting a program (no exec, no library loading); this process itself never encodes.
+void WriteClips(const std::vector<Clip>& batch, int64_t jobs) {
+  std::map<pid_t, int> running;
   std::string error;
-  size_t next = 0;
-  for (int64_t t = 0; t < threads; ++t)
-    workers.emplace_back([&] {
-      while (true) {
-        size_t i;
-        {
-          std::lock_guard<std::mutex> lock(mutex);
-          if (next >= batch.size()) return;
-          i = next++;
-        }
-        try {
-          WriteClip(batch[i]);
-        } catch (const std::exception& e) {
-          std::lock_guard<std::mutex> lock(mutex);
-          error = e.what();
-        }
-      }
-    });
-  for (auto& w : workers) w.join();
+  for (size_t next = 0; next < batch.size() || !running.empty();) {
+    if (next < batch.size() && static_cast<int64_t>(running.size()) < jobs) {
+      running.insert(StartClipProcess(batch[next++]));
+      continue;
+    }
+    const std::string e = FinishClipProcess(&running);
+    if (error.empty()) error = e;
+  }
   MOME_CHECK(error.empty(), ErrorCode::kIo, error);
 }
 
@@ -274,7 +277,7 @@ int Main(int argc, char** argv) {
       .AddOption("--seed", "S", "random seed (sentences, speaking rate and pitch, video noise)", "0")
       .AddOption("--split", "NAME", "split folder; test*/val*/dev* use held-out sentences and test voices", "trainval")
       .AddOption("--snr", "DB", "add white noise to the audio at this SNR (default: clean)", "")
-      .AddOption("--threads", "N", "clips rendered and encoded in parallel", "2")
+      .AddOption("--threads", "N", "clips rendered and encoded in parallel (one process each)", "2")
       .AddFlag("--face",
                "whole faces in 224x224 frames (plus ID.landmarks.json) instead of 96x96 mouth crops; prepare them "
                "with mome_prepare --roi detect or --roi landmarks");

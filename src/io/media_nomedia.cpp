@@ -6,6 +6,7 @@
 
 #include "mome/core/error.h"
 #include "mome/io/media.h"
+#include "mome/io/media_writer.h"
 #include "mome/io/wav.h"
 
 namespace mome::io {
@@ -66,6 +67,11 @@ class WavReader : public MediaReader {
 
 std::unique_ptr<MediaReader> MediaReader::Open(const std::string& path, const MediaDecodeOptions& options) {
   return std::make_unique<WavReader>(path, options);
+}
+
+std::unique_ptr<Mp4Writer> Mp4Writer::Create(const std::string& path, const Mp4Spec&) {
+  MOME_FAIL(ErrorCode::kUnsupported, path, ": this libmome was built without FFmpeg (MOME_WITH_MEDIA=OFF) and cannot ",
+            "write mp4 files");
 }
 
 }  // namespace mome::io

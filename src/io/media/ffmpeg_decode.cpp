@@ -17,17 +17,12 @@ extern "C" {
 #include <memory>
 #include <vector>
 
+#include "av_error.h"
 #include "mome/core/error.h"
 #include "mome/io/media.h"
 
 namespace mome::io {
 namespace {
-
-std::string AvError(int code) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, buf, sizeof(buf));
-  return buf;
-}
 
 struct FormatCloser {
   void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
