@@ -331,6 +331,8 @@ TEST_F(TrainingRun, TwoGlooProcessesMatchOneProcessWithTheSameGlobalBatch) {
   const auto r2 = Train(two, common + " --nproc 2");
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   EXPECT_NE(r2.err.find("processes in sync"), std::string::npos) << r2.err;
+  const auto summary = r2.err.find("mome_train: finished");  // one summary line, not one per process
+  EXPECT_EQ(r2.err.find("mome_train: finished", summary + 1), std::string::npos) << r2.err;
   const auto a = io::SafetensorsFile::Open(one + "/checkpoints/step-00000003/trainable.safetensors");
   const auto b = io::SafetensorsFile::Open(two + "/checkpoints/step-00000003/trainable.safetensors");
   ASSERT_EQ(a->Names(), b->Names());

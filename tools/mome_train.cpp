@@ -201,6 +201,7 @@ int Main(int argc, char** argv) {
     options.sync = train::CreateGradientSync(env, device);
   }
   const auto result = train::RunTraining(config, options);
+  if (env.rank != 0 && result.ranks_in_sync) return 0;  // one summary line per training, from rank 0
   std::cerr << "mome_train: " << (result.interrupted ? "stopped" : "finished") << " at step " << result.steps_done;
   if (result.best_wer >= 0) std::cerr << ", best validation WER " << result.best_wer << "%";
   if (options.sync) std::cerr << (result.ranks_in_sync ? ", processes in sync" : ", PROCESSES OUT OF SYNC");

@@ -93,6 +93,7 @@ FfmpegMp4Writer::FfmpegMp4Writer(const std::string& path, const Mp4Spec& spec)
 }
 
 void FfmpegMp4Writer::Open() {
+  av_log_set_level(AV_LOG_FATAL);  // libx264 reports every file's statistics; failures come back as mome::Error
   Check(avformat_alloc_output_context2(&muxer_, nullptr, "mp4", temp_.c_str()), "allocating the mp4 muxer");
   muxer_->flags |= AVFMT_FLAG_BITEXACT;  // no encoder version strings: the same clip gives the same bytes
   muxer_->max_interleave_delta = 0;      // interleave strictly by time, however the streams are fed
