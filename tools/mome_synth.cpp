@@ -17,7 +17,6 @@
 #include <iomanip>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <random>
 #include <sstream>
 
@@ -52,13 +51,11 @@ std::vector<std::string> SplitList(const std::string& s) {
 }
 
 struct Clip {
-  std::string dir, id, voice, text;  // text: what espeak-ng says (the sentence's spoken form)
-  int rate = 0, pitch = 0;           // words per minute; espeak-ng pitch 0..99
+  std::string dir, id, voice;
   synth::GridSentence sentence;
   synth::Utterance speech;
   uint64_t seed = 0;
   bool face = false;
-  std::optional<double> snr;  // white noise at this SNR (dB), if set
 };
 
 std::string Transcript(const Clip& c) {
@@ -149,17 +146,8 @@ void AddNoise(std::vector<int16_t>* samples, double snr_db, uint64_t seed) {
   for (auto& s : *samples) s = static_cast<int16_t>(std::clamp(s + noise(rng), -32768.0, 32767.0));
 }
 
-// The clip's speech, then its files. Run in a child process: every clip starts from the same synthesiser state
-// (espeak-ng carries state from one utterance to the next: a clip re-made on resume sounded different).
-void SpeakAndWriteClip(Clip c, synth::Speaker* speaker) {
-  c.speech = speaker->Say(c.text, c.voice, c.rate, c.pitch);
-  MOME_CHECK(!c.speech.samples.empty(), ErrorCode::kInternal, "espeak-ng produced no audio for '", c.text, "'");
-  if (c.snr) AddNoise(&c.speech.samples, *c.snr, c.seed ^ 0x5eedULL);
-  WriteClip(c);
-}
-
 // Writes one clip in a child process; returns its pid and the read end of a pipe carrying its error, if any.
-std::pair<pid_t, int> StartClipProcess(const Clip& clip, synth::Speaker* speaker) {
+std::pair<pid_t, int> StartClipProcess(const Clip& clip) {
   int fds[2];
   MOME_CHECK(pipe(fds) == 0, ErrorCode::kIo, "cannot create a pipe for a clip writer");
   std::cout.flush(), std::cerr.flush(), std::fflush(nullptr);  // nothing buffered is written twice
@@ -169,7 +157,7 @@ std::pair<pid_t, int> StartClipProcess(const Clip& clip, synth::Speaker* speaker
     close(fds[0]);
     int code = 0;
     try {
-      SpeakAndWriteClip(clip, speaker);
+      WriteClip(clip);
     } catch (const std::exception& e) {
       const std::string message = e.what();
       code = write(fds[1], message.data(), message.size()) >= 0 ? 1 : 2;
@@ -196,16 +184,17 @@ std::string FinishClipProcess(std::map<pid_t, int>* running) {
 }
 
 // Writes `batch`, each clip in its own forked process, `jobs` at a time; the first error is thrown after all end.
-// A process per clip (as the ffmpeg program was): x264 keeps process-wide state that makes a clip's bytes depend on
-// the clips encoded before it in the same process (measured: a clip re-made on resume came out different), so only
-// a fresh process gives the same corpus however it is split, parallelised or resumed (espeak-ng too: see above). fork()
-// costs far less than starting a program (no exec, no library loading); this process itself never encodes.
-void WriteClips(const std::vector<Clip>& batch, int64_t jobs, synth::Speaker* speaker) {
+// A process per clip (as the ffmpeg program was): with two encoding threads in one process, three runs of the same
+// arguments gave three different corpora (identical frames coded differently); with a process per clip, runs with
+// the same arguments give the same bytes. A clip re-made in another batch of processes (a re-run after a stop,
+// another --threads or --count) can still differ in the coding of a B-frame or two — noise-level, cause not found.
+// fork() costs far less than starting a program (no exec, no library loading); this process itself never encodes.
+void WriteClips(const std::vector<Clip>& batch, int64_t jobs) {
   std::map<pid_t, int> running;
   std::string error;
   for (size_t next = 0; next < batch.size() || !running.empty();) {
     if (next < batch.size() && static_cast<int64_t>(running.size()) < jobs) {
-      running.insert(StartClipProcess(batch[next++], speaker));
+      running.insert(StartClipProcess(batch[next++]));
       continue;
     }
     const std::string e = FinishClipProcess(&running);
@@ -225,16 +214,14 @@ struct SynthSettings {
 
 // Clip i's choices (voice, sentence, rate, pitch, seed), drawn from the corpus stream in order, so that skipping
 // finished clips changes nothing.
-Clip PlanClip(const SynthSettings& s, int64_t i, std::mt19937_64& rng) {
+Clip PlanClip(const SynthSettings& s, int64_t i, std::mt19937_64& rng, int* rate, int* pitch) {
   Clip c;
   c.voice = s.voices[static_cast<size_t>(i) % s.voices.size()];
   c.sentence = synth::GridSentenceAt(synth::SampleSentenceIndex(s.split, rng));
-  c.rate = 150 + static_cast<int>(rng() % 41);
-  c.pitch = 35 + static_cast<int>(rng() % 31);
+  *rate = 150 + static_cast<int>(rng() % 41);  // words per minute
+  *pitch = 35 + static_cast<int>(rng() % 31);
   c.seed = rng();
   c.face = s.face;
-  if (s.noisy) c.snr = s.snr;
-  for (const auto& w : c.sentence.spoken) c.text += (c.text.empty() ? "" : " ") + w;
   std::string speaker_dir = c.voice;
   std::replace(speaker_dir.begin(), speaker_dir.end(), '+', '_');
   char id[24];
@@ -255,19 +242,27 @@ void Synthesise(const SynthSettings& s) {
   std::vector<Clip> batch;
   int64_t done = 0;
   auto flush = [&] {
-    WriteClips(batch, s.threads, &speaker);
+    WriteClips(batch, s.threads);
     done += static_cast<int64_t>(batch.size());
     bar.Update(done);
     batch.clear();
   };
   for (int64_t i = 0; i < s.count; ++i) {
-    Clip c = PlanClip(s, i, corpus_rng);
+    int rate = 0, pitch = 0;
+    Clip c = PlanClip(s, i, corpus_rng, &rate, &pitch);
+    // Spoken even when the clip exists: espeak-ng carries state from one utterance to the next, so a re-run must
+    // say every earlier sentence again (2 ms each) for the missing clips to sound as in an uninterrupted run.
+    std::string text;
+    for (const auto& w : c.sentence.spoken) text += (text.empty() ? "" : " ") + w;
+    c.speech = speaker.Say(text, c.voice, rate, pitch);
     if (fs::exists(c.dir + "/" + c.id + ".txt")) {
       bar.Update(++done);
       continue;
     }
     fs::create_directories(c.dir, ec);
     MOME_CHECK(!ec, ErrorCode::kIo, c.dir, ": cannot create (", ec.message(), ")");
+    MOME_CHECK(!c.speech.samples.empty(), ErrorCode::kInternal, "espeak-ng produced no audio for '", text, "'");
+    if (s.noisy) AddNoise(&c.speech.samples, s.snr, c.seed ^ 0x5eedULL);
     batch.push_back(std::move(c));
     if (static_cast<int64_t>(batch.size()) >= 8 * s.threads) flush();
   }

@@ -17,7 +17,7 @@ extern "C" {
 #include <memory>
 #include <vector>
 
-#include "av_error.h"
+#include "av_util.h"
 #include "mome/core/error.h"
 #include "mome/io/media.h"
 
@@ -27,22 +27,12 @@ namespace {
 struct FormatCloser {
   void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
 };
-struct CodecCloser {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
 struct SwrFreer {
   void operator()(SwrContext* s) const { swr_free(&s); }
 };
 struct SwsFreer {
   void operator()(SwsContext* s) const { sws_freeContext(s); }
 };
-using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
 
 std::unique_ptr<AVCodecContext, CodecCloser> OpenDecoder(AVFormatContext* fmt, int stream, const std::string& path) {
   const AVCodecParameters* par = fmt->streams[stream]->codecpar;
