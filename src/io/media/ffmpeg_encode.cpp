@@ -30,6 +30,7 @@ using EncoderPtr = std::unique_ptr<AVCodecContext, CodecCloser>;
 struct EncodedStream {
   EncoderPtr encoder;
   AVStream* stream = nullptr;
+  FramePtr frame;
   int64_t next_pts = 0;
 };
 
@@ -49,7 +50,6 @@ class FfmpegMp4Writer : public Mp4Writer {
   void Open();
   void OpenVideo();
   void OpenAudio();
-  FramePtr NewFrame(const std::function<void(AVFrame*)>& describe, const char* what) const;
   void Encode(EncodedStream* s, AVFrame* frame);
   void EncodeAudioFrame(const float* samples, int64_t count);
   void MoveIntoPlace();
@@ -111,8 +111,9 @@ EncodedStream FfmpegMp4Writer::OpenEncoder(const char* name, const std::function
   MOME_CHECK(codec != nullptr, ErrorCode::kUnsupported, path_, ": this FFmpeg has no ", name, " encoder");
   EncodedStream s;
   s.encoder.reset(avcodec_alloc_context3(codec));
+  s.frame.reset(av_frame_alloc());
   s.stream = avformat_new_stream(muxer_, nullptr);
-  MOME_CHECK(s.encoder && s.stream, ErrorCode::kInternal, path_, ": out of memory opening ", name);
+  MOME_CHECK(s.encoder && s.frame && s.stream, ErrorCode::kInternal, path_, ": out of memory opening ", name);
   AVCodecContext* c = s.encoder.get();
   c->thread_count = 1;  // callers write clips in parallel
   c->flags |= AV_CODEC_FLAG_BITEXACT;
@@ -135,6 +136,14 @@ void FfmpegMp4Writer::OpenVideo() {
     av_opt_set(c->priv_data, "preset", spec_.preset.c_str(), 0);
     av_opt_set_int(c->priv_data, "crf", spec_.crf, 0);
   });
+  AVFrame* f = video_.frame.get();
+  f->format = AV_PIX_FMT_YUV420P, f->width = spec_.width, f->height = spec_.height;
+  Check(av_frame_get_buffer(f, 0), "allocating a video frame");
+  // Every byte of the rows, padding beyond the width included, is set once (the frame is reused). Chroma is neutral
+  // (gray has none).
+  std::memset(f->data[0], 16, static_cast<size_t>(f->linesize[0]) * spec_.height);
+  for (int plane = 1; plane < 3; ++plane)
+    std::memset(f->data[plane], 128, static_cast<size_t>(f->linesize[plane]) * ((spec_.height + 1) / 2));
   to_yuv_ = sws_getContext(spec_.width, spec_.height, AV_PIX_FMT_GRAY8, spec_.width, spec_.height, AV_PIX_FMT_YUV420P,
                            SWS_BICUBIC, nullptr, nullptr, nullptr);
   MOME_CHECK(to_yuv_ != nullptr, ErrorCode::kInternal, path_, ": cannot convert gray frames to YUV 4:2:0");
@@ -152,17 +161,10 @@ void FfmpegMp4Writer::OpenAudio() {
     c->time_base = AVRational{1, spec_.sample_rate};
     av_channel_layout_default(&c->ch_layout, 1);
   });
-}
-
-// A new frame for each send, every byte of it set, padding included: the encoder may keep a reference to the last
-// one, and a reused frame is then copied without its padding — bytes the encoders read (a clip came out different
-// depending on what the allocator handed out before it).
-FramePtr FfmpegMp4Writer::NewFrame(const std::function<void(AVFrame*)>& describe, const char* what) const {
-  FramePtr f(av_frame_alloc());
-  MOME_CHECK(f != nullptr, ErrorCode::kInternal, path_, ": out of memory allocating ", what);
-  describe(f.get());
-  Check(av_frame_get_buffer(f.get(), 0), what);
-  return f;
+  AVFrame* f = audio_.frame.get();
+  f->format = AV_SAMPLE_FMT_FLTP, f->nb_samples = audio_.encoder->frame_size;
+  Check(av_channel_layout_copy(&f->ch_layout, &audio_.encoder->ch_layout), "setting the channel layout");
+  Check(av_frame_get_buffer(f, 0), "allocating an audio frame");
 }
 
 // Sends `frame` (nullptr: drain) and muxes every packet the encoder has ready.
@@ -182,35 +184,24 @@ void FfmpegMp4Writer::Encode(EncodedStream* s, AVFrame* frame) {
 
 void FfmpegMp4Writer::WriteFrame(const uint8_t* gray) {
   MOME_CHECK(!finished_, ErrorCode::kInvalidArgument, path_, ": frame written after Finish");
-  const int chroma_rows = (spec_.height + 1) / 2;
-  const FramePtr f = NewFrame(
-      [&](AVFrame* frame) {
-        frame->format = AV_PIX_FMT_YUV420P, frame->width = spec_.width, frame->height = spec_.height;
-      },
-      "a video frame");
-  std::memset(f->data[0], 16, static_cast<size_t>(f->linesize[0]) * spec_.height);
-  for (int plane = 1; plane < 3; ++plane)  // gray has no chroma: neutral
-    std::memset(f->data[plane], 128, static_cast<size_t>(f->linesize[plane]) * chroma_rows);
+  AVFrame* f = video_.frame.get();
+  Check(av_frame_make_writable(f), "allocating a video frame");
   // sws_scale reads four plane pointers and strides whatever the format: unset ones must be null, not stack bytes.
   const uint8_t* planes[4] = {gray, nullptr, nullptr, nullptr};
   const int strides[4] = {spec_.width, 0, 0, 0};
   sws_scale(to_yuv_, planes, strides, 0, spec_.height, f->data, f->linesize);
   f->pts = video_.next_pts++;
-  Encode(&video_, f.get());
+  Encode(&video_, f);
 }
 
 void FfmpegMp4Writer::EncodeAudioFrame(const float* samples, int64_t count) {
-  const FramePtr f = NewFrame(
-      [&](AVFrame* frame) {
-        frame->format = AV_SAMPLE_FMT_FLTP, frame->nb_samples = static_cast<int>(count);
-        av_channel_layout_default(&frame->ch_layout, 1);
-      },
-      "an audio frame");
-  std::memset(f->data[0], 0, static_cast<size_t>(f->linesize[0]));
+  AVFrame* f = audio_.frame.get();
+  Check(av_frame_make_writable(f), "allocating an audio frame");
+  f->nb_samples = static_cast<int>(count);
   std::copy(samples, samples + count, reinterpret_cast<float*>(f->data[0]));
   f->pts = audio_.next_pts;
   audio_.next_pts += count;
-  Encode(&audio_, f.get());
+  Encode(&audio_, f);
 }
 
 void FfmpegMp4Writer::WriteAudio(const int16_t* samples, int64_t count) {
