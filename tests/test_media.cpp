@@ -322,6 +322,19 @@ TEST_F(Media, Mp4WriterRoundTripsFramesAndAudioAndLeavesNothingHalfWritten) {
   expect_refused(dir_ + "/no/such/folder/x.mp4", "creating the file");
 }
 
+TEST_F(Media, SynthNamesAClipItCannotWriteInOneLine) {
+  // A folder where clip 00000's mp4 must go: its writer process fails at the rename and the error comes back to the
+  // parent, which names the file and exits 1 after the other clips are written.
+  fs::create_directories(dir_ + "/c/test/en-us_m4/00000.mp4");
+  const auto r = testing::RunCommand(std::string(MOME_TOOL_DIR) + "/mome_synth --out " + dir_ +
+                                     "/c --count 2 --split test --seed 5 --threads 2");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(testing::CountErrorLines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("00000.mp4"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/c/test/en-us_m4/00000.txt"));  // not marked finished
+  EXPECT_TRUE(fs::exists(dir_ + "/c/test/en_f3/00001.txt"));
+}
+
 // Every file of a prepared folder (manifest, shard lists, shards, problems), by name.
 std::map<std::string, std::string> PreparedFiles(const std::string& dir) {
   std::map<std::string, std::string> files;
