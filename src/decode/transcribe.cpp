@@ -175,7 +175,7 @@ Transcription Transcriber::RunLong(const data::PreparedClip& clip, double max_se
 
 namespace {
 
-constexpr size_t kCutContextTokens = 3;  // tokens on each side of a cut that score it
+constexpr size_t kCutContextTokens = 2;  // tokens on each side of a cut that score it
 
 // Mean log-probability of logprobs[first, first + count) (-inf when that is empty: a piece decoded to nothing).
 double MeanLogprob(const std::vector<float>& logprobs, size_t first, size_t count) {

@@ -33,9 +33,9 @@ struct VadOptions {
   double min_level_db = -50.0;           // dBFS a frame must reach to start speech
   double hangover_seconds = 0.3;         // below fall_db this long ends speech
   double margin_seconds = 0.05;          // kept after each piece (the decay of the last sound)
-  double lead_seconds = 0.0;             // kept before each piece (onsets are where speech is detected)
+  double lead_seconds = 0.15;            // kept before each piece: a soft onset (the /p/ of PLACE) starts below rise_db
   double cut_seconds = 0.2;              // a stretch without pauses is cut in one of its quietest runs this long
-  int cut_candidates = 4;                // quietest runs offered to a CutChooser (at least 0.3 s apart)
+  int cut_candidates = 3;                // quietest runs offered to a CutChooser (at least 0.3 s apart)
 };
 
 // Where a stretch of speech too long for one piece is cut: given the stretch still to cut [begin, end) and the
