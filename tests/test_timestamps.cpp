@@ -155,6 +155,20 @@ TEST(Vad, NoSpeechGivesNoPieceAndPausesSeparatePieces) {
   EXPECT_EQ(frontend::FixedWindows(60, 25).size(), 3u);
 }
 
+// A word's soft start (the closure and burst of a /p/) is below the level that starts speech: each piece keeps
+// `lead_seconds` before the detected onset, so the recogniser hears it (PLACE read as LAY otherwise, issue 17).
+TEST(Vad, APieceKeepsTheSoftStartBeforeTheDetectedOnset) {
+  // 0.1 s at -57 dBFS (below the -50 dBFS a frame needs to start speech) at 1.0 s, then loud speech from 1.1 s.
+  const at::Tensor speech = Signal({{1.0, 0}, {0.1, 0.002}, {2.0, 0.3}, {1.0, 0}});
+  const auto pieces = frontend::SplitAtPauses(speech, 20);
+  ASSERT_EQ(pieces.size(), 1u);
+  EXPECT_LE(pieces[0].begin / 16000.0, 1.0) << "the soft start is kept";
+  EXPECT_GE(pieces[0].begin / 16000.0, 0.9) << "and not much of the silence before it";
+  frontend::VadOptions no_lead;
+  no_lead.lead_seconds = 0;
+  EXPECT_NEAR(frontend::SplitAtPauses(speech, 20, no_lead)[0].begin / 16000.0, 1.1, 0.021) << "the detected onset";
+}
+
 // Speech without a 0.3 s pause, longer than a piece, is cut where it is quiet longest, not at its one quietest frame:
 // a 20 ms dropout inside a word (a stop's closure) against a 200 ms dip between two sentences.
 TEST(Vad, LongSpeechIsCutInItsQuietestStretchNotAtAOneFrameDropout) {

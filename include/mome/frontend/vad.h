@@ -1,15 +1,18 @@
 // Where speech is in a long recording, and where to cut it: an energy voice-activity detector with hysteresis.
 // 20 ms frames; the noise floor is the file's 10th-percentile frame energy; a frame starts speech above
 // floor + 15 dB (and above -50 dBFS), speech ends after 300 ms below floor + 8 dB. Every such pause cuts (the
-// recogniser is trained on utterances, not on windows holding several), and pieces are cut tightly — nothing before
-// the detected onset, 50 ms after the end — as training clips are (LRS and the synthetic corpus start at the first
-// word: with 0.1 s of leading silence the demo ASR model's long-form WER went from 25.6 to 34.9 %, with 0.4 s
-// trailing from 20.1 to 39.4 %; tools/longform_check.sh). A stretch of speech longer than `max_seconds` is cut in
-// the middle of one of its quietest 200 ms runs: the quietest, or the one a CutChooser picks among the
-// `cut_candidates` quietest (the Transcriber decodes the pieces on both sides of each and keeps the cut whose
-// neighbouring words the model is surest of). Back-to-back sentences, demo ASR model, 4 s pieces: the quietest run
-// 10.0 % WER (the quietest 20 ms frame: 16.5-17.1 %), the model's choice among 4 runs 7.5 % (among 6: 6.9 %), the
-// run nearest a true sentence boundary 4.7 %. Also measured and not kept: cutting where the model's word timestamps
+// recogniser is trained on utterances, not on windows holding several). A piece keeps 0.15 s before the detected
+// onset and 50 ms after the end: between sentences back to back the floor is the speech's own quiet, and a soft
+// start (the /p/ of PLACE) lies below floor + 15 dB (tools/longform_check.sh, 4 s pieces, a model whose AVSR stage
+// joins sentences: back to back 5.69 % with no lead, 4.58 / 4.31 / 4.17 / 4.31 % with 50 / 100 / 150 / 200 ms;
+// models trained on single clips that start at their first word were hurt by a lead, 2026-12-05). A stretch of
+// speech longer than `max_seconds` is cut in the middle of one of its quietest 200 ms runs: the quietest, or the
+// one a CutChooser picks among the `cut_candidates` quietest (the Transcriber decodes the pieces on both sides of
+// each and keeps the cut whose neighbouring words the model is surest of). Back-to-back sentences, demo ASR model,
+// 4 s pieces: the quietest run 10.0 % WER (the quietest 20 ms frame: 16.5-17.1 %), the model's choice among 4 runs
+// 7.5 % (among 6: 6.9 %), the run nearest a true sentence boundary 4.7 %. With the sentence-joining AVSR model
+// (runs/r6, 83 files of 5-7 clips): 3 candidates 2.66 %, 4: 3.38, 6: 2.97 (2 tokens a side; with 3 tokens a side
+// 3.79 / 4.88 / 4.37). Also measured and not kept: cutting where the model's word timestamps
 // put the end of its last complete word, as Whisper seeks, 30.6 %; at the word after which the model most expects
 // its end of sequence 15.7 %; by the whole piece's mean or least token log-probability, 16.3 / 19.3 % (the model is
 // surest of pieces that end inside a sentence, whose last words it completes from the grammar). A recording without
