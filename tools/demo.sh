@@ -40,13 +40,14 @@ NOISE_PROB=${DEMO_NOISE_PROB:-0.5}
 # steps: 34 %).
 SEQUENCES=(--set "train.join_prob=${DEMO_JOIN_PROB:-0.3}" --set train.pause_max_seconds=1.0
   --set train.pad_max_seconds=0.5)
-# The AVSR stage joins a quarter of its batches two by two (train.join_in_batch: the same frames per step, so no
-# slower), with pauses up to 0.5 s and up to 0.2 s of silence around: trained on single clips the fused model
-# writes one sentence per piece of a recording cut from sentences back to back (issue 17, tools/longform_check.sh,
-# 4 s pieces, runs/p1: back to back 47.9 % against 2.22 clip by clip; with these joins, same lips stage: 4.03
-# against 2.36, 0 dB babble 12.6 against 11.1). The same joins as a fine-tune of the last 500 of the 1500 steps
-# (lr 5e-4): 30.3 against 4.03. They cost noise robustness: DEMO_SEED=2 gave 0 dB 31.5 % against 23.3 without them
-# (0.15 of the batches: 30.3), over its lips alone + 2 (21.4); DEMO_AV_JOIN_PROB=0 trains the stage without them.
+# The AVSR stage joins a quarter of its batches two by two (train.join_in_batch: the same frames per step in longer
+# rows, 0.19 s a step against 0.17), with pauses up to 0.5 s and up to 0.2 s of silence around: trained on single
+# clips the fused model writes one sentence per piece of a recording cut from sentences back to back (issue 17,
+# tools/longform_check.sh, 4 s pieces, runs/p1: back to back 47.9 % against 2.22 clip by clip; with these joins,
+# same lips stage: 4.03 against 2.36, 0 dB babble 12.6 against 11.1). The same joins as a fine-tune of the last 500
+# of the 1500 steps (lr 5e-4): 30.3 against 4.03. They cost noise robustness: DEMO_SEED=2 gave 0 dB 31.5 % against
+# 23.3 without them (0.15 of the batches: 30.3), over its lips alone + 2 (21.4); DEMO_AV_JOIN_PROB=0 trains the
+# stage without them.
 AV_JOIN_PROB=${DEMO_AV_JOIN_PROB:-0.25}
 AV_SEQUENCES=()
 if [ "$AV_JOIN_PROB" != 0 ]; then
